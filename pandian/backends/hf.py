@@ -1,0 +1,191 @@
+"""Hugging Face transformers backend: load a causal LM (hub id, local directory, ModelScope id, PEFT adapter) and
+score continuations through the prefix-reusing engine."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..engine import LoglikelihoodEngine
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".model", ".json", ".txt", ".py", ".tiktoken")
+
+
+class ModelLoadError(RuntimeError):
+    pass
+
+
+def fingerprint_dir(path: Path) -> str:
+    """Identity of a model directory without reading every byte of a 30 GB checkpoint: for each file, its name,
+    size and the hashes of its first and last MiB. Any retrained, re-quantized or edited weight file changes it."""
+    h = hashlib.sha256()
+    for f in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in WEIGHT_SUFFIXES):
+        size = f.stat().st_size
+        h.update(f"{f.relative_to(path)}\0{size}\0".encode())
+        with f.open("rb") as fh:
+            h.update(fh.read(1 << 20))
+            if size > 2 << 20:
+                fh.seek(-(1 << 20), os.SEEK_END)
+                h.update(fh.read())
+    return h.hexdigest()[:16]
+
+
+def resolve_model_dir(ref: str, revision: str | None = None) -> Path:
+    """A local directory for `ref`: a path, `modelscope:ID`, or a Hugging Face hub id (read from the local cache
+    when offline)."""
+    if Path(ref).expanduser().is_dir():
+        return Path(ref).expanduser().resolve()
+    if ref.startswith("modelscope:"):
+        try:
+            from modelscope import snapshot_download
+        except ImportError:
+            raise ModelLoadError(f"{ref}: install the modelscope package (pip install 'pandian[modelscope]')") from None
+        return Path(snapshot_download(ref.split(":", 1)[1], revision=revision))
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(ref, revision=revision,
+                                      allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.py",
+                                                      "*.tiktoken", "*.bin"]))
+    except Exception as e:
+        raise ModelLoadError(
+            f"model '{ref}' is not a local directory and could not be read from the Hugging Face hub "
+            f"({type(e).__name__}). Pass a local directory (--model /path/to/model), or `modelscope:ID` with the "
+            "modelscope package installed, or set HF_ENDPOINT to a reachable mirror.") from None
+
+
+def pick_device(device: str) -> torch.device:
+    if device != "auto":
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    if dtype == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    try:
+        return {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
+                "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}[dtype]
+    except KeyError:
+        raise ModelLoadError(f"unknown dtype '{dtype}': use auto, float32, bfloat16 or float16") from None
+
+
+@dataclass
+class HFModel:
+    name: str
+    path: Path
+    model: object
+    tokenizer: object
+    device: torch.device
+    dtype: torch.dtype
+    fingerprint: str
+    load_s: float
+
+    @property
+    def max_length(self) -> int:
+        cfg = self.model.config
+        for attr in ("max_position_embeddings", "seq_length", "n_positions", "max_sequence_length"):
+            if getattr(cfg, attr, None):
+                return int(getattr(cfg, attr))
+        return int(min(getattr(self.tokenizer, "model_max_length", 2048), 1 << 20))
+
+    def identity(self) -> dict:
+        return {"model": self.name, "fingerprint": self.fingerprint, "dtype": str(self.dtype).removeprefix("torch.")}
+
+    # -------------------------------------------------------------- tokenization
+
+    def encode(self, context: str, continuations: tuple[str, ...], rule: str) -> tuple[list[int], list[list[int]]]:
+        tok = self.tokenizer
+        bos = tok.bos_token
+        special = not (bos and context.startswith(bos))  # a chat template may already have put BOS in the text
+        if rule == "separate":
+            ctx = tok.encode(context, add_special_tokens=special)
+            return ctx, [tok.encode(c, add_special_tokens=False) for c in continuations]
+        # lm-evaluation-harness: trailing spaces move to the continuation; encode context+continuation and split.
+        n = len(context) - len(context.rstrip())
+        conts = [context[len(context) - n:] + c for c in continuations] if n else list(continuations)
+        context = context[: len(context) - n] if n else context
+        ctx = tok.encode(context, add_special_tokens=special)
+        out = []
+        for c in conts:
+            whole = tok.encode(context + c, add_special_tokens=special)
+            out.append(whole[len(ctx):])
+        return ctx, out
+
+    def apply_chat(self, user_text: str, system: str | None) -> str:
+        if not getattr(self.tokenizer, "chat_template", None):
+            raise ModelLoadError(f"{self.name}: --chat-template was asked for but its tokenizer has no chat template")
+        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user_text}]
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    # -------------------------------------------------------------- scoring
+
+    def engine(self, batch_size: int | None = None, reuse_prefix: bool = True) -> LoglikelihoodEngine:
+        token_budget, kv_budget = self.budgets()
+        return LoglikelihoodEngine(self.model, token_budget=token_budget, kv_budget=kv_budget,
+                                   max_batch=batch_size or 256, reuse_prefix=reuse_prefix)
+
+    def budgets(self) -> tuple[int, int]:
+        """Tokens per forward and KV-cache slots per batch. On CUDA both follow free memory; on an out-of-memory
+        error the engine halves the batch and retries, so these only need to be good guesses."""
+        cfg = self.model.config
+        if self.device.type != "cuda":
+            return 4096, 1 << 18
+        free, _ = torch.cuda.mem_get_info(self.device)
+        elem = torch.finfo(self.dtype).bits // 8
+        hidden = cfg.hidden_size
+        layers = cfg.num_hidden_layers
+        kv_heads = getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
+        head_dim = getattr(cfg, "head_dim", None) or hidden // cfg.num_attention_heads
+        kv_per_token = 2 * layers * kv_heads * head_dim * elem
+        # activations of one layer at a time dominate: ~ (hidden + 2 x intermediate) per token, x4 for temporaries
+        inter = getattr(cfg, "intermediate_size", 4 * hidden)
+        act_per_token = 4 * (hidden + 2 * inter) * elem
+        usable = int(free * 0.6)
+        token_budget = max(512, min(65536, usable // 2 // act_per_token))
+        kv_budget = max(4096, usable // 2 // kv_per_token)
+        return token_budget, kv_budget
+
+
+def load_hf_model(ref: str, dtype: str = "auto", device: str = "auto", trust_remote_code: bool = False,
+                  adapter: str | None = None, revision: str | None = None) -> HFModel:
+    import time
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # rich draws pandian's own progress; two bars on one line garble both
+    t0 = time.perf_counter()
+    path = resolve_model_dir(ref, revision)
+    dev = pick_device(device)
+    dt = pick_dtype(dtype, dev)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dt, trust_remote_code=trust_remote_code)
+    except ValueError as e:
+        if "trust_remote_code" in str(e) and not trust_remote_code:
+            raise ModelLoadError(f"{ref} ships its own modelling code; rerun with --trust-remote-code if you trust "
+                                 "it") from None
+        raise
+    fingerprint = fingerprint_dir(path)
+    if adapter:
+        try:
+            from peft import PeftModel
+        except ImportError:
+            raise ModelLoadError("--adapter needs peft: pip install 'pandian[peft]'") from None
+        adapter_path = resolve_model_dir(adapter)
+        # Merging gives the same function as the adapter applied on the fly, and runs at base-model speed.
+        model = PeftModel.from_pretrained(model, adapter_path).merge_and_unload()
+        fingerprint = hashlib.sha256((fingerprint + fingerprint_dir(adapter_path)).encode()).hexdigest()[:16]
+        ref = f"{ref}+{adapter}"
+    model.to(dev).eval()
+    return HFModel(ref, path, model, tokenizer, dev, dt, fingerprint, time.perf_counter() - t0)
+

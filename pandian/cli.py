@@ -1,0 +1,213 @@
+"""Command line: `pandian eval`, `pandian demo`, `pandian benchmarks`, `pandian runs`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="pandian (盘点): evaluate, compare and choose Chinese large language models.")
+console = Console()
+err = Console(stderr=True)
+
+DATA_FILE_SUFFIXES = (".csv", ".jsonl", ".json", ".xlsx")
+
+
+def _fail(message: str, code: int = 2):
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def resolve_bench(bench: str, data_dir: Optional[Path], fields: list[str]):
+    """(spec, data directory) for a built-in name, a spec .yaml, or the user's own data file."""
+    from .data import default_data_dir
+    from .spec import load_spec
+    from .userfile import user_spec
+
+    path = Path(bench)
+    if path.suffix.lower() in DATA_FILE_SUFFIXES:
+        overrides = {}
+        for f in fields:
+            if "=" not in f:
+                _fail(f"--field expects NAME=COLUMN, got '{f}'")
+            k, v = f.split("=", 1)
+            overrides[k.strip()] = v.strip()
+        return user_spec(path, overrides), path.parent
+    return load_spec(bench), data_dir or default_data_dir()
+
+
+def print_summary(summary: dict, per_subject: bool = False) -> None:
+    acc = summary["accuracy"]
+    table = Table(title=f"{summary['title']} — {summary['model']}", title_justify="left")
+    table.add_column("category")
+    table.add_column("subjects", justify="right")
+    table.add_column("questions", justify="right")
+    table.add_column("acc % per question (95% CI)", justify="right")
+    table.add_column("acc % subject mean (95% CI)", justify="right")
+
+    def fmt(a, ci):
+        return f"{100 * a:.2f} ({100 * ci[0]:.2f}–{100 * ci[1]:.2f})"
+
+    def row(name, g, style=None):
+        q, m = g["questions"], g["subject_mean"]
+        table.add_row(name, str(g["subjects"]), str(q["n"]), fmt(q["acc"], q["ci95"]), fmt(m["acc"], m["ci95"]),
+                      style=style)
+
+    for cat, g in sorted(acc["categories"].items()):
+        row(cat, g)
+    row("Overall", acc["overall"], style="bold")
+    console.print(table)
+    if per_subject:
+        sub = Table(title="per subject", title_justify="left")
+        for c in ("subject", "questions", "acc % (95% CI)"):
+            sub.add_column(c, justify="left" if c == "subject" else "right")
+        for s, g in acc["subjects"].items():
+            sub.add_row(s, str(g["n"]), fmt(g["acc"], g["ci95"]))
+        console.print(sub)
+    if "accuracy_norm" in summary:
+        o = summary["accuracy_norm"]["overall"]["questions"]
+        console.print(f"length-normalised choice scoring (acc_norm): {fmt(o['acc'], o['ci95'])}")
+    notes = []
+    if summary["shots_dropped"]:
+        notes.append(f"{summary['shots_dropped']} prompt(s) dropped few-shot examples to fit the context")
+    if summary["truncated"]:
+        notes.append(f"{summary['truncated']} prompt(s) were left-truncated even with no shots (see records)")
+    for reason, n in summary["skipped"].items():
+        notes.append(f"{n} item(s) skipped: {reason.replace('_', ' ')}")
+    for n in notes:
+        console.print(f"[yellow]note:[/] {n}")
+    speed = f", {summary['questions_per_s']} questions/s" if summary["questions_per_s"] else ""
+    console.print(f"run {summary['run_id']}: {summary['questions']} questions, {summary['computed_now']} computed now "
+                  f"in {summary['wall_s']:.1f} s{speed}", highlight=False)
+
+
+def run_eval(model, spec, opts, db: Path, out: Optional[Path], quiet: bool = False):
+    from .runner import evaluate, write_outputs
+    from .store import ResultStore
+
+    store = ResultStore(db)
+    progress = Progress(TextColumn(f"{spec.name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        TimeRemainingColumn(), console=err, disable=quiet, transient=False)
+    task = None
+
+    def on_start(total, todo):
+        nonlocal task
+        task = progress.add_task("eval", total=total, completed=total - todo)
+
+    try:
+        with progress:
+            result = evaluate(model, spec, opts, store, on_start=on_start,
+                              on_progress=lambda n: progress.advance(task, n))
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted:[/] every finished batch is stored; rerun the same command to resume.")
+        raise typer.Exit(130)
+    finally:
+        store.close()
+    if out:
+        write_outputs(out, result)
+    return result
+
+
+@app.command("eval")
+def eval_cmd(
+    model: str = typer.Option(..., help="Hugging Face hub id, local directory, or modelscope:ID"),
+    bench: str = typer.Option(..., help="built-in benchmark name, a spec .yaml, or your own .csv/.jsonl/.json/.xlsx"),
+    data_dir: Optional[Path] = typer.Option(None, help="folder with benchmark releases [env PANDIAN_DATA_DIR]"),
+    shots: int = typer.Option(0, help="few-shot examples, the first k of the few-shot split in fixed order"),
+    subjects: Optional[str] = typer.Option(None, help="comma-separated subjects (default: all)"),
+    limit: Optional[int] = typer.Option(None, help="evaluate the first N questions of each subject"),
+    split: Optional[str] = typer.Option(None, help="split to evaluate (default: the spec's eval split)"),
+    prompt_format: Optional[str] = typer.Option(None, help="a prompt format of the spec, e.g. native or lm-eval"),
+    scoring: str = typer.Option("letter", help="letter: log-prob of the answer letter; choice: of each choice's text"),
+    chat_template: bool = typer.Option(False, help="wrap the prompt in the tokenizer's chat template"),
+    system_prompt: Optional[str] = typer.Option(None, help="system message (with --chat-template)"),
+    batch_size: Optional[int] = typer.Option(None, help="max rows per forward (default: by token budget)"),
+    dtype: str = typer.Option("auto", help="auto (bf16 on CUDA, fp32 on CPU), float32, bfloat16, float16"),
+    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1, ..."),
+    trust_remote_code: bool = typer.Option(False, help="allow the model's own modelling code to run"),
+    adapter: Optional[str] = typer.Option(None, help="PEFT / LoRA adapter directory or hub id"),
+    revision: Optional[str] = typer.Option(None, help="model revision (hub)"),
+    field: list[str] = typer.Option([], help="for your own file: NAME=COLUMN (question, choices, answer, "
+                                             "answer_format, subject, category, id); choices as A|B|C|D"),
+    no_prefix_reuse: bool = typer.Option(False, help="recompute shared few-shot prefixes (slower; same results)"),
+    db: Optional[Path] = typer.Option(None, help="results database [default ~/.pandian/results.db]"),
+    out: Optional[Path] = typer.Option(None, help="also write OUT/summary.json and OUT/records.jsonl"),
+    per_subject: bool = typer.Option(False, help="print the per-subject table too"),
+    as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+):
+    """Evaluate a model on a benchmark; results are stored per question and resumable."""
+    from .backends.hf import ModelLoadError, load_hf_model
+    from .data import DataError
+    from .runner import EvalOptions
+    from .spec import SpecError
+    from .store import default_db
+
+    if scoring not in ("letter", "choice"):
+        _fail("--scoring must be letter or choice")
+    try:
+        spec, ddir = resolve_bench(bench, data_dir, field)
+        opts = EvalOptions(data_dir=ddir, shots=shots, subjects=subjects.split(",") if subjects else None,
+                           limit=limit, split=split, prompt_format=prompt_format, scoring=scoring,
+                           chat_template=chat_template, system_prompt=system_prompt, batch_size=batch_size,
+                           reuse_prefix=not no_prefix_reuse)
+        # Validate data before loading a model: a typo should not cost a 10-minute load.
+        from .data import load_split
+
+        load_split(spec, opts.data_dir, opts.split or spec.splits.eval, opts.subjects)
+        m = load_hf_model(model, dtype=dtype, device=device, trust_remote_code=trust_remote_code, adapter=adapter,
+                          revision=revision)
+        result = run_eval(m, spec, opts, db or default_db(), out, quiet=as_json)
+    except (SpecError, DataError, ModelLoadError) as e:
+        _fail(str(e))
+    if as_json:
+        print(json.dumps(result.summary, indent=1, ensure_ascii=False))
+    else:
+        print_summary(result.summary, per_subject)
+
+
+@app.command()
+def demo(
+    data_dir: Optional[Path] = typer.Option(None, help="folder with benchmark releases [env PANDIAN_DATA_DIR]"),
+    db: Optional[Path] = typer.Option(None, help="results database [default ~/.pandian/results.db]"),
+    cmmlu_limit: int = typer.Option(10, help="CMMLU questions per subject (5-shot)"),
+):
+    """Offline end-to-end run on a tiny random-init model built locally (scores at chance by design)."""
+    from .demo import run_demo
+
+    run_demo(data_dir, db, cmmlu_limit)
+
+
+@app.command()
+def benchmarks():
+    """List the built-in benchmark specs."""
+    from .spec import builtin_names, load_spec
+
+    table = Table("name", "title", "language", "eval split", "few-shot", "subjects", "prompt formats", "licence")
+    for name in builtin_names():
+        s = load_spec(name)
+        table.add_row(name, s.title, s.language, s.splits.eval, s.splits.fewshot or "-",
+                      str(len(s.subjects)) if s.subjects else (s.fields.subject or "-"), ", ".join(s.prompts),
+                      s.license)
+    console.print(table)
+
+
+@app.command()
+def runs(db: Optional[Path] = typer.Option(None, help="results database")):
+    """List stored runs."""
+    from .store import ResultStore, default_db
+
+    store = ResultStore(db or default_db())
+    table = Table("run", "model", "benchmark", "shots", "format", "questions", "acc")
+    for r in store.runs():
+        cfg = store.run(r["run_id"])["config"]
+        acc = f"{100 * r['correct'] / r['records']:.2f}" if r["records"] else "-"
+        table.add_row(r["run_id"], r["model"], r["benchmark"], str(cfg.get("shots")), str(cfg.get("prompt_format")),
+                      str(r["records"]), acc)
+    console.print(table)
+

@@ -1,0 +1,75 @@
+"""Accuracy with 95% confidence intervals, per subject, per category and overall.
+
+Benchmarks report "overall" two ways: CMMLU's and C-Eval's authors average the subjects' accuracies (each subject
+counts the same), lm-evaluation-harness pools the questions (each question counts the same). Both are given,
+labelled. Intervals: Wilson for pooled proportions; for subject averages, a stratified bootstrap (questions resampled
+within each subject), which for right/wrong outcomes is a binomial draw per subject.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import numpy as np
+
+Z95 = 1.959963984540054
+
+
+def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
+    if n == 0:
+        return (float("nan"), float("nan"))
+    p = k / n
+    denom = 1 + z * z / n
+    center = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, center - half), min(1.0, center + half))
+
+
+def subject_mean_ci(counts: list[tuple[int, int]], draws: int = 4000, seed: int = 0) -> tuple[float, float]:
+    """95% interval of the mean over subjects of k/n, by stratified bootstrap."""
+    counts = [(k, n) for k, n in counts if n > 0]
+    if not counts:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    k = np.array([c[0] for c in counts])
+    n = np.array([c[1] for c in counts])
+    samples = rng.binomial(n, k / n, size=(draws, len(n))) / n
+    means = samples.mean(axis=1)
+    return (float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975)))
+
+
+def _stat(k: int, n: int) -> dict:
+    lo, hi = wilson(k, n)
+    return {"n": n, "correct": k, "acc": k / n if n else float("nan"), "ci95": [lo, hi]}
+
+
+def _group(subject_counts: dict[str, tuple[int, int]]) -> dict:
+    k = sum(c[0] for c in subject_counts.values())
+    n = sum(c[1] for c in subject_counts.values())
+    accs = [c[0] / c[1] for c in subject_counts.values() if c[1]]
+    lo, hi = subject_mean_ci(list(subject_counts.values()))
+    return {
+        "subjects": len(subject_counts),
+        "questions": _stat(k, n),
+        "subject_mean": {"acc": float(np.mean(accs)) if accs else float("nan"), "ci95": [lo, hi]},
+    }
+
+
+def summarize(records: list[dict], categories_of) -> dict:
+    """records: dicts with subject and correct (0/1). categories_of: subject -> list of category names."""
+    per_subject: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for r in records:
+        c = per_subject[r["subject"]]
+        c[0] += int(r["correct"])
+        c[1] += 1
+    counts = {s: (c[0], c[1]) for s, c in sorted(per_subject.items())}
+    by_cat: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
+    for s, c in counts.items():
+        for cat in categories_of(s):
+            by_cat[cat][s] = c
+    return {
+        "overall": _group(counts),
+        "categories": {cat: _group(sub) for cat, sub in by_cat.items()},
+        "subjects": {s: _stat(*c) for s, c in counts.items()},
+    }

@@ -1,0 +1,239 @@
+"""The runner: benchmark x backend -> per-question records in the store, resumable, then a summary.
+
+Order of work: load and validate every question (bad input fails here, before anything is written); compute the
+run's identity; skip questions already stored under it; render, tokenize and fit prompts to the model's context;
+score them through the engine, committing records batch by batch; summarise from the stored records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Callable, Literal
+
+from . import __version__
+from .data import Question, fingerprint_files, load_split, split_files, subjects_of
+from .engine import Request
+from .metrics import summarize
+from .prompts import Prompt, prompt_hash, render
+from .spec import BenchmarkSpec, SpecError
+from .store import ResultStore
+
+
+@dataclass
+class EvalOptions:
+    data_dir: Path
+    shots: int = 0
+    subjects: list[str] | None = None
+    limit: int | None = None  # the first N questions of each subject
+    split: str | None = None
+    prompt_format: str | None = None
+    scoring: Literal["letter", "choice"] = "letter"
+    chat_template: bool = False
+    system_prompt: str | None = None
+    batch_size: int | None = None
+    reuse_prefix: bool = True
+
+
+@dataclass
+class EvalResult:
+    run_id: str
+    summary: dict
+    records: list[dict] = field(repr=False)
+
+
+def library_versions() -> dict:
+    import tokenizers
+    import torch
+    import transformers
+
+    return {"pandian": __version__, "python": platform.python_version(), "torch": torch.__version__,
+            "transformers": transformers.__version__, "tokenizers": tokenizers.__version__}
+
+
+def select(questions: list[Question], limit: int | None) -> list[Question]:
+    if limit is None:
+        return questions
+    seen: dict[str, int] = {}
+    out = []
+    for q in questions:
+        seen[q.subject] = seen.get(q.subject, 0) + 1
+        if seen[q.subject] <= limit:
+            out.append(q)
+    return out
+
+
+def run_identity(spec: BenchmarkSpec, model_identity: dict, opts: EvalOptions, split: str, fmt_name: str,
+                 data_fp: str, max_length: int, chat_template: str | None) -> tuple[str, dict]:
+    """Everything that can change a number. Batch size, limit and subject selection are absent on purpose:
+    they choose which questions are computed and how fast, never what a question scores."""
+    ident = {
+        "weights": model_identity["fingerprint"],
+        "dtype": model_identity["dtype"],
+        "benchmark": spec.name,
+        "spec_hash": spec.spec_hash(),
+        "data": data_fp,
+        "split": split,
+        "prompt_format": fmt_name,
+        "shots": opts.shots,
+        "scoring": opts.scoring,
+        "chat_template": hashlib.sha256(chat_template.encode()).hexdigest()[:12] if chat_template else None,
+        "system_prompt": opts.system_prompt,
+        "max_length": max_length,
+    }
+    for k, v in model_identity.items():  # e.g. a quantization variant
+        ident.setdefault(k, v)
+    ident.pop("model", None)
+    run_id = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
+    return run_id, ident
+
+
+def _fit(model, prompt: Prompt, k: int, rule: str, chat: Callable[[str], str] | None):
+    """Tokenize, dropping few-shot examples from the end until the prompt fits the model's context. A question
+    too long even with no shots keeps its end (left truncation), and the record says how many tokens were cut.
+    Returns (context ids, continuation ids, shots kept, tokens cut, prompt hash)."""
+    limit = model.max_length
+    for n in range(k, -1, -1):
+        text = prompt.text(n)
+        if chat is not None:
+            text = chat(text)
+        ctx, cont_ids = model.encode(text, prompt.continuations, rule)
+        need = len(ctx) + max(len(c) for c in cont_ids) - 1
+        if need <= limit:
+            return ctx, cont_ids, n, 0, prompt_hash(text, prompt.continuations)
+    cut = need - limit
+    return ctx[cut:], cont_ids, 0, cut, prompt_hash(text, prompt.continuations)
+
+
+def evaluate(model, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore,
+             on_start: Callable[[int, int], None] = lambda total, todo: None,
+             on_progress: Callable[[int], None] = lambda n: None) -> EvalResult:
+    split = opts.split or spec.splits.eval
+    fmt_name = opts.prompt_format or spec.default_prompt
+    if fmt_name not in spec.prompts:
+        raise SpecError(f"{spec.name}: no prompt format '{fmt_name}'; it has {', '.join(spec.prompts)}")
+    fmt = spec.prompts[fmt_name]
+    if opts.shots and not spec.splits.fewshot:
+        raise SpecError(f"{spec.name} has no few-shot split; use --shots 0")
+
+    # 1. every question validated before anything is written
+    loaded = load_split(spec, opts.data_dir, split, opts.subjects)
+    questions = select(loaded.questions, opts.limit)
+    pool = load_split(spec, opts.data_dir, spec.splits.fewshot, opts.subjects).questions if opts.shots else []
+    if opts.shots:
+        by_subject: dict[str, list[Question]] = {}
+        for s in pool:
+            by_subject.setdefault(s.subject if spec.splits.fewshot_per_subject else "", []).append(s)
+
+    all_files = []
+    for sp in {split, spec.splits.fewshot} - {None}:
+        all_files += [p for _, p in split_files(spec, opts.data_dir, sp, subjects_of(spec))]
+    data_fp = fingerprint_files([p for p in all_files if p.exists()]) if loaded.files else "hub"
+
+    chat_template = model.tokenizer.chat_template if opts.chat_template else None
+    run_id, ident = run_identity(spec, model.identity(), opts, split, fmt_name, data_fp, model.max_length,
+                                 chat_template)
+    store.ensure_run(run_id, model.name, spec.name, {**ident, "model": model.name}, library_versions())
+    done = store.done_qids(run_id)
+    todo = [q for q in questions if q.qid not in done]
+    on_start(len(questions), len(todo))
+
+    # 2. prompts -> token requests
+    chat = (lambda text: model.apply_chat(text, opts.system_prompt)) if opts.chat_template else None
+    requests, meta = [], []
+    for q in todo:
+        shots = []
+        if opts.shots:
+            candidates = by_subject.get(q.subject if spec.splits.fewshot_per_subject else "", [])
+            shots = list(islice((s for s in candidates if s.origin != q.origin), opts.shots))
+            if len(shots) < opts.shots:
+                raise SpecError(f"{spec.name}: subject '{q.subject}' has {len(shots)} few-shot examples in "
+                                f"'{spec.splits.fewshot}', fewer than --shots {opts.shots}")
+        prompt = render(spec, fmt, q, shots, opts.scoring)
+        ctx, cont_ids, n_shots, cut, phash = _fit(model, prompt, opts.shots, fmt.tokenization, chat)
+        requests.append(Request(tuple(ctx), tuple(tuple(c) for c in cont_ids), (q.subject, n_shots)))
+        meta.append((q, phash, n_shots, cut, prompt.continuations))
+
+    # 3. score, committing batch by batch
+    engine = model.engine(opts.batch_size, opts.reuse_prefix)
+    started, t0, computed = time.time(), time.perf_counter(), 0
+    status = "complete"
+    try:
+        for batch in engine.score(requests):
+            recs = [make_record(meta[i][0], scores, *meta[i][1:], scoring=opts.scoring) for i, scores in batch]
+            store.add_records(run_id, recs)
+            computed += len(recs)
+            on_progress(len(recs))
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        wall = time.perf_counter() - t0
+        store.add_session(run_id, started, wall, computed, {
+            "status": status, "load_s": getattr(model, "load_s", None), "device": str(model.device),
+            "engine": asdict(engine.stats), "token_budget": engine.token_budget, "batch_size": opts.batch_size,
+            "reuse_prefix": opts.reuse_prefix, "questions_per_s": computed / wall if wall > 0 else None,
+        })
+
+    # 4. summary from the stored records of the selected questions
+    records = store.records(run_id, {q.qid for q in questions})
+    summary = build_summary(spec, model.name, run_id, ident, records, loaded.skipped, computed, wall)
+    return EvalResult(run_id, summary, records)
+
+
+def make_record(q: Question, scores: list[float], prompt_hash: str, n_shots: int, cut: int, conts, scoring: str):
+    labels = q.labels
+    pred = max(range(len(scores)), key=lambda i: scores[i])
+    rec = {
+        "qid": q.qid, "subject": q.subject, "prompt_hash": prompt_hash, "n_shots": n_shots,
+        "logprobs": scores, "pred": labels[pred],
+        "gold": labels[q.answer] if q.answer is not None else None,
+        "correct": int(pred == q.answer) if q.answer is not None else None,
+        "extra": {},
+    }
+    if cut:
+        rec["extra"]["truncated_tokens"] = cut
+    if scoring == "choice":
+        # lm-eval's acc_norm: log-likelihood divided by the continuation's length in characters
+        norm = [s / max(1, len(c)) for s, c in zip(scores, conts)]
+        pn = max(range(len(norm)), key=lambda i: norm[i])
+        rec["extra"].update(pred_norm=labels[pn], correct_norm=int(pn == q.answer) if q.answer is not None else None)
+    return rec
+
+
+def build_summary(spec: BenchmarkSpec, model_name: str, run_id: str, ident: dict, records: list[dict],
+                  skipped: dict, computed: int, wall: float) -> dict:
+    scored = [r for r in records if r["correct"] is not None]
+    summary = {
+        "run_id": run_id,
+        "model": model_name,
+        "benchmark": spec.name,
+        "title": spec.title,
+        "config": ident,
+        "questions": len(records),
+        "computed_now": computed,
+        "wall_s": round(wall, 3),
+        "questions_per_s": round(computed / wall, 2) if wall > 0 and computed else None,
+        "shots_dropped": sum(1 for r in records if r["n_shots"] < ident["shots"]),
+        "truncated": sum(1 for r in records if r["extra"].get("truncated_tokens")),
+        "skipped": skipped,
+        "accuracy": summarize(scored, spec.categories_of),
+    }
+    if ident["scoring"] == "choice":
+        normed = [{**r, "correct": r["extra"]["correct_norm"]} for r in scored]
+        summary["accuracy_norm"] = summarize(normed, spec.categories_of)
+    return summary
+
+
+def write_outputs(out: Path, result: EvalResult) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(result.summary, indent=1, ensure_ascii=False))
+    bench = result.summary["benchmark"]
+    with (out / "records.jsonl").open("w", encoding="utf-8") as f:
+        for r in result.records:
+            f.write(json.dumps({"benchmark": bench, **r}, ensure_ascii=False) + "\n")
