@@ -13,14 +13,21 @@ from rich.table import Table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="pandian (盘点): evaluate, compare and choose Chinese large language models.")
-console = Console()
-err = Console(stderr=True)
+
+def _console(stderr: bool = False) -> Console:
+    c = Console(stderr=stderr)
+    # Piped or captured output has no width; rich would assume 80 columns and break the tables.
+    return c if c.is_terminal else Console(stderr=stderr, width=140)
+
+
+console = _console()
+err = _console(stderr=True)
 
 DATA_FILE_SUFFIXES = (".csv", ".jsonl", ".json", ".xlsx")
 
 
 def _fail(message: str, code: int = 2):
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

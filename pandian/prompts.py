@@ -49,17 +49,21 @@ def prompt_hash(text: str, continuations) -> str:
 
 
 def render(spec: BenchmarkSpec, fmt: PromptFormat, q: Question, shots: list[Question],
-           scoring: str = "letter") -> Prompt:
+           scoring: str = "letter", shot_cache: dict | None = None) -> Prompt:
     """scoring "letter": the continuations are the answer template for each label. "choice": the answer template
-    with each choice's text in place of the label (cloze-style choice-text scoring)."""
+    with each choice's text in place of the label (cloze-style choice-text scoring). shot_cache: rendered shots
+    by origin, shared across the questions of a run (each shot is rendered once, not once per question)."""
     v = _vars(q, spec)
     description = _template(fmt.description).render(**v)
     question_t, answer_t = _template(fmt.question), _template(fmt.answer)
     rendered_shots = []
+    cache = shot_cache if shot_cache is not None else {}
     for s in shots:
-        sv = _vars(s, spec)
-        label = s.labels[s.answer]
-        rendered_shots.append(question_t.render(**sv) + answer_t.render(**sv, label=label) + fmt.shot_separator)
+        if s.origin not in cache:
+            sv = _vars(s, spec)
+            cache[s.origin] = question_t.render(**sv) + answer_t.render(**sv, label=s.labels[s.answer]) + \
+                fmt.shot_separator
+        rendered_shots.append(cache[s.origin])
     return Prompt(
         description=description,
         shots=tuple(rendered_shots),

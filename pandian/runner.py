@@ -93,21 +93,30 @@ def run_identity(spec: BenchmarkSpec, model_identity: dict, opts: EvalOptions, s
     return run_id, ident
 
 
-def _fit(model, prompt: Prompt, k: int, rule: str, chat: Callable[[str], str] | None):
-    """Tokenize, dropping few-shot examples from the end until the prompt fits the model's context. A question
-    too long even with no shots keeps its end (left truncation), and the record says how many tokens were cut.
-    Returns (context ids, continuation ids, shots kept, tokens cut, prompt hash)."""
+def _tokenize(model, prompts: list[Prompt], k: int, rule: str, chat: Callable[[str], str] | None):
+    """Token ids for each prompt, dropping few-shot examples from the end until it fits the model's context. A
+    question too long even with no shots keeps its end (left truncation), and its record says how many tokens were
+    cut. Yields (context ids, continuation ids, shots kept, tokens cut, prompt hash) in prompt order."""
     limit = model.max_length
-    for n in range(k, -1, -1):
-        text = prompt.text(n)
+    shots = [k] * len(prompts)
+    done: dict[int, tuple] = {}
+    pending = list(range(len(prompts)))
+    while pending:
+        texts = [prompts[i].text(shots[i]) for i in pending]
         if chat is not None:
-            text = chat(text)
-        ctx, cont_ids = model.encode(text, prompt.continuations, rule)
-        need = len(ctx) + max(len(c) for c in cont_ids) - 1
-        if need <= limit:
-            return ctx, cont_ids, n, 0, prompt_hash(text, prompt.continuations)
-    cut = need - limit
-    return ctx[cut:], cont_ids, 0, cut, prompt_hash(text, prompt.continuations)
+            texts = [chat(t) for t in texts]
+        encoded = model.encode(texts, [prompts[i].continuations for i in pending], rule)
+        retry = []
+        for i, text, (ctx, conts) in zip(pending, texts, encoded):
+            excess = len(ctx) + max(len(c) for c in conts) - 1 - limit
+            if excess > 0 and shots[i] > 0:
+                shots[i] -= 1
+                retry.append(i)
+                continue
+            cut = max(0, excess)
+            done[i] = (ctx[cut:], conts, shots[i], cut, prompt_hash(text, prompts[i].continuations))
+        pending = retry
+    return [done[i] for i in range(len(prompts))]
 
 
 def evaluate(model, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore,
@@ -145,7 +154,7 @@ def evaluate(model, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore,
 
     # 2. prompts -> token requests
     chat = (lambda text: model.apply_chat(text, opts.system_prompt)) if opts.chat_template else None
-    requests, meta = [], []
+    prompts, shot_cache = [], {}
     for q in todo:
         shots = []
         if opts.shots:
@@ -154,8 +163,10 @@ def evaluate(model, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore,
             if len(shots) < opts.shots:
                 raise SpecError(f"{spec.name}: subject '{q.subject}' has {len(shots)} few-shot examples in "
                                 f"'{spec.splits.fewshot}', fewer than --shots {opts.shots}")
-        prompt = render(spec, fmt, q, shots, opts.scoring)
-        ctx, cont_ids, n_shots, cut, phash = _fit(model, prompt, opts.shots, fmt.tokenization, chat)
+        prompts.append(render(spec, fmt, q, shots, opts.scoring, shot_cache))
+    requests, meta = [], []
+    for q, prompt, (ctx, cont_ids, n_shots, cut, phash) in zip(
+            todo, prompts, _tokenize(model, prompts, opts.shots, fmt.tokenization, chat)):
         requests.append(Request(tuple(ctx), tuple(tuple(c) for c in cont_ids), (q.subject, n_shots)))
         meta.append((q, phash, n_shots, cut, prompt.continuations))
 
@@ -181,7 +192,8 @@ def evaluate(model, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore,
         })
 
     # 4. summary from the stored records of the selected questions
-    records = store.records(run_id, {q.qid for q in questions})
+    order = {q.qid: i for i, q in enumerate(questions)}
+    records = sorted(store.records(run_id, set(order)), key=lambda r: order[r["qid"]])
     summary = build_summary(spec, model.name, run_id, ident, records, loaded.skipped, computed, wall)
     return EvalResult(run_id, summary, records)
 

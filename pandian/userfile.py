@@ -38,14 +38,15 @@ def _find(keys_present: list[str], candidates: tuple[str, ...]) -> str | None:
     return None
 
 
-def _answer_format(values: list[str], rows: list[dict], choices) -> str:
+def _answer_format(values: list[str], choices) -> str:
+    """The format that explains most answers; the rows it does not explain then fail validation by name."""
     n_choices = len(choices) if isinstance(choices, list) else None
     labels = LABELS[: n_choices or len(LABELS)]
-    if all(v in labels for v in values):
-        return "letter"
-    if all(v.isdigit() and int(v) < (n_choices or 10) for v in values):
-        return "index"
-    return "text"
+    letters = sum(v in labels for v in values)
+    indices = sum(v.isdigit() and int(v) < (n_choices or 10) for v in values)
+    if max(letters, indices) * 2 <= len(values):
+        return "text"
+    return "letter" if letters >= indices else "index"
 
 
 def user_spec(path: Path, overrides: dict[str, str]) -> BenchmarkSpec:
@@ -88,7 +89,7 @@ def user_spec(path: Path, overrides: dict[str, str]) -> BenchmarkSpec:
                                 field="choices")
             choices = {"field": field, "style": "dict" if isinstance(rows[0][field], dict) else "list"}
     answer_format = overrides.get("answer_format") or _answer_format(
-        [str(r.get(answer, "")).strip() for r in rows], rows, choices)
+        [str(r.get(answer, "")).strip() for r in rows], choices)
     text = " ".join(str(r.get(question, "")) for r in rows[:50])
     lang = "zh" if re.search(r"[\u4e00-\u9fff]", text) else "en"
     subject = pick("subject", SUBJECT_KEYS)

@@ -102,23 +102,52 @@ class HFModel:
 
     # -------------------------------------------------------------- tokenization
 
-    def encode(self, context: str, continuations: tuple[str, ...], rule: str) -> tuple[list[int], list[list[int]]]:
-        tok = self.tokenizer
-        bos = tok.bos_token
-        special = not (bos and context.startswith(bos))  # a chat template may already have put BOS in the text
+    def _encode_texts(self, texts: list[str]) -> list[list[int]]:
+        """Batch tokenization (the Rust tokenizer runs it in parallel). A text that already starts with the BOS
+        token, as a chat template's output may, gets no second one."""
+        bos = self.tokenizer.bos_token
+        # The Rust tokenizer directly: transformers' per-encoding Python wrapping costs more than the tokenizing.
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        out: list = [None] * len(texts)
+        for special in (True, False):
+            idx = [i for i, t in enumerate(texts) if (not (bos and t.startswith(bos))) == special]
+            if not idx:
+                continue
+            batch = [texts[i] for i in idx]
+            if backend is not None:
+                ids = [e.ids for e in backend.encode_batch(batch, add_special_tokens=special)]
+            else:
+                ids = self.tokenizer(batch, add_special_tokens=special)["input_ids"]
+            for i, x in zip(idx, ids):
+                out[i] = x
+        return out
+
+    def encode(self, contexts: list[str], continuations: list[tuple[str, ...]],
+               rule: str) -> list[tuple[list[int], list[list[int]]]]:
+        """Token ids of each context and its continuations. rule "separate": tokenized apart, the continuation
+        without special tokens. rule "lm-eval": as lm-evaluation-harness does it: trailing spaces move from the
+        context to the continuation, context+continuation is encoded whole, and the continuation is what follows
+        the context's own encoding."""
         if rule == "separate":
-            ctx = tok.encode(context, add_special_tokens=special)
-            return ctx, [tok.encode(c, add_special_tokens=False) for c in continuations]
-        # lm-evaluation-harness: trailing spaces move to the continuation; encode context+continuation and split.
-        n = len(context) - len(context.rstrip())
-        conts = [context[len(context) - n:] + c for c in continuations] if n else list(continuations)
-        context = context[: len(context) - n] if n else context
-        ctx = tok.encode(context, add_special_tokens=special)
+            cache: dict[str, list[int]] = {}
+            for conts in continuations:
+                for c in conts:
+                    if c not in cache:
+                        cache[c] = self.tokenizer.encode(c, add_special_tokens=False)
+            ctx_ids = self._encode_texts(contexts)
+            return [(ctx, [cache[c] for c in conts]) for ctx, conts in zip(ctx_ids, continuations)]
+        moved_ctx, moved_conts = [], []
+        for ctx, conts in zip(contexts, continuations):
+            n = len(ctx) - len(ctx.rstrip())
+            moved_ctx.append(ctx[: len(ctx) - n])
+            moved_conts.append([ctx[len(ctx) - n:] + c for c in conts])
+        ctx_ids = self._encode_texts(moved_ctx)
+        flat = [ctx + c for ctx, conts in zip(moved_ctx, moved_conts) for c in conts]
+        whole = iter(self._encode_texts(flat))
         out = []
-        for c in conts:
-            whole = tok.encode(context + c, add_special_tokens=special)
-            out.append(whole[len(ctx):])
-        return ctx, out
+        for ids, conts in zip(ctx_ids, moved_conts):
+            out.append((ids, [next(whole)[len(ids):] for _ in conts]))
+        return out
 
     def apply_chat(self, user_text: str, system: str | None) -> str:
         if not getattr(self.tokenizer, "chat_template", None):

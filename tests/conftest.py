@@ -1,0 +1,48 @@
+"""Shared fixtures: the real benchmark data (skipped with a reason when absent) and tiny models built here."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(os.environ.get("PANDIAN_DATA_DIR", ROOT.parent / "shared" / "data")).resolve()
+
+
+def need_data(*parts: str) -> Path:
+    path = DATA_DIR.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"benchmark data not found at {path}: set PANDIAN_DATA_DIR to the shared data folder")
+    return path
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return need_data()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path, monkeypatch):
+    # Never touch the developer's ~/.pandian from tests.
+    monkeypatch.setenv("PANDIAN_HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A 2-layer random-init Qwen2 with a BPE tokenizer trained on CMMLU's text (or the demo sample)."""
+    from pandian.tiny import TinyShape, build_tiny_model
+
+    texts = [(ROOT / "pandian" / "samples" / "demo_mc.jsonl").read_text(encoding="utf-8")]
+    cmmlu = DATA_DIR / "cmmlu" / "data"
+    if cmmlu.is_dir():
+        texts += [p.read_text(encoding="utf-8") for p in sorted(cmmlu.glob("*/*.csv"))]
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", texts, TinyShape(vocab_size=4096))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_model_dir):
+    from pandian.backends.hf import load_hf_model
+
+    return load_hf_model(str(tiny_model_dir), device="cpu")

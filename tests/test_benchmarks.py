@@ -1,0 +1,98 @@
+"""Every shipped benchmark spec loads its real release files with the official item counts and mappings."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pandian.data import load_split
+from pandian.spec import BUILTIN_DIR, SpecError, builtin_names, load_spec
+
+from .conftest import need_data
+
+EXPECTED = {  # benchmark: (eval items, subjects, few-shot items or None, skipped)
+    "cmmlu": (11582, 67, 335, {}),
+    "ceval": (1346, 52, 260, {}),
+    "mmlu": (14042, 57, 285, {}),
+    "medqa-mcmle": (3426, 25, 3425, {}),
+    "medqa-mcmle-4": (3426, 25, 3425, {}),
+    "cnmleqa": (2949, 2, None, {}),
+    # CMExam's val release: 210 items with several answers and one whose answer is 'nan'.
+    "cmexam": (6600, 1, None, {"multi_answer": 210, "no_answer": 1}),
+}
+
+
+def test_every_builtin_spec_is_covered():
+    assert set(builtin_names()) == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_loads_real_release(name, data_dir):
+    spec = load_spec(name)
+    n_eval, n_subjects, n_shots, skipped = EXPECTED[name]
+    split = load_split(spec, data_dir, spec.splits.eval)
+    assert len(split.questions) == n_eval
+    assert len({q.subject for q in split.questions}) == n_subjects
+    assert split.skipped == skipped
+    assert len({q.qid for q in split.questions}) == n_eval
+    assert all(q.answer is not None and 0 <= q.answer < len(q.choices) for q in split.questions)
+    if n_shots is not None:
+        assert len(load_split(spec, data_dir, spec.splits.fewshot).questions) == n_shots
+
+
+def test_cmexam_options_split_from_one_cell(data_dir):
+    q = load_split(load_spec("cmexam"), data_dir, "val").questions[0]
+    assert q.choices == ("原发病", "出血部位", "出血量", "在胃内停留时间", "以上均非")
+    assert q.labels[q.answer] == "C"
+
+
+def test_cnmleqa_answer_names_a_column(data_dir):
+    q = load_split(load_spec("cnmleqa"), data_dir, "all").questions[0]
+    assert q.question == "小剂量地塞米松抑制试验适用于" and q.choices[q.answer] == "肾上腺皮质增多症定性"
+
+
+def test_ceval_test_split_is_refused_with_advice(data_dir):
+    with pytest.raises(SpecError, match="has no answers.*--split val"):
+        load_split(load_spec("ceval"), data_dir, "test")
+
+
+def test_offline_without_local_copy_names_the_local_alternative(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(SpecError, match=r"no local copy of CMMLU.*--data-dir"):
+        load_split(load_spec("cmmlu"), tmp_path, "test", ["agronomy"])
+
+
+def test_unknown_subject_is_named():
+    with pytest.raises(SpecError, match="unknown subject.*no_such_subject"):
+        load_split(load_spec("cmmlu"), need_data(), "test", ["no_such_subject"])
+
+
+def test_cmmlu_categories_follow_the_authors_mapping(data_dir):
+    authors = json.loads((data_dir / "cmmlu" / "categories.json").read_text())
+    spec = load_spec("cmmlu")
+    for subject, subcats in authors["subcategories"].items():
+        expected = {cat for cat, subs in authors["categories"].items() if set(subs) & set(subcats)}
+        assert set(spec.categories_of(subject)) == expected, subject
+        assert spec.subject_name(subject) == authors["name_zh"][subject]
+    assert len(spec.subjects) == 67
+
+
+def test_ceval_and_mmlu_categories_follow_the_authors_mapping(data_dir):
+    ceval = json.loads((data_dir / "ceval" / "subject_mapping.json").read_text())["subjects"]
+    spec = load_spec("ceval")
+    assert {s: (spec.subject_name(s), spec.categories_of(s)) for s in spec.subjects} == \
+        {s: (v[1], [v[2]]) for s, v in ceval.items()}
+    mmlu = json.loads((data_dir / "mmlu" / "categories.json").read_text())["categories"]
+    spec = load_spec("mmlu")
+    assert {s: spec.categories_of(s) for s in spec.subjects} == {s: [c] for s, c in mmlu.items()}
+
+
+def test_spec_error_names_file_line_and_field(tmp_path):
+    text = (BUILTIN_DIR / "cmmlu.yaml").read_text(encoding="utf-8")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("answer_format: letter", "answer_format: letters"), encoding="utf-8")
+    with pytest.raises(SpecError) as e:
+        load_spec(str(bad))
+    line = next(i for i, s in enumerate(bad.read_text(encoding="utf-8").splitlines(), 1) if "letters" in s)
+    assert f"bad.yaml, line {line}, field 'fields.answer_format'" in str(e.value)
