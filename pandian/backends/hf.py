@@ -167,7 +167,7 @@ class HFModel:
         error the engine halves the batch and retries, so these only need to be good guesses."""
         cfg = self.model.config
         if self.device.type != "cuda":
-            return 4096, 1 << 18
+            return 1024, 1 << 18
         free, _ = torch.cuda.mem_get_info(self.device)
         elem = torch.finfo(self.dtype).bits // 8
         hidden = cfg.hidden_size
