@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -51,7 +52,7 @@ def resolve_bench(bench: str, data_dir: Optional[Path], fields: list[str]):
 
 def print_summary(summary: dict, per_subject: bool = False) -> None:
     acc = summary["accuracy"]
-    table = Table(title=f"{summary['title']} — {summary['model']}", title_justify="left")
+    table = Table(title=escape(f"{summary['title']} — {summary['model']}"), title_justify="left")
     table.add_column("category")
     table.add_column("subjects", justify="right")
     table.add_column("questions", justify="right")
@@ -63,8 +64,8 @@ def print_summary(summary: dict, per_subject: bool = False) -> None:
 
     def row(name, g, style=None):
         q, m = g["questions"], g["subject_mean"]
-        table.add_row(name, str(g["subjects"]), str(q["n"]), fmt(q["acc"], q["ci95"]), fmt(m["acc"], m["ci95"]),
-                      style=style)
+        table.add_row(escape(name), str(g["subjects"]), str(q["n"]), fmt(q["acc"], q["ci95"]),
+                      fmt(m["acc"], m["ci95"]), style=style)
 
     for cat, g in sorted(acc["categories"].items()):
         row(cat, g)
@@ -75,7 +76,7 @@ def print_summary(summary: dict, per_subject: bool = False) -> None:
         for c in ("subject", "questions", "acc % (95% CI)"):
             sub.add_column(c, justify="left" if c == "subject" else "right")
         for s, g in acc["subjects"].items():
-            sub.add_row(s, str(g["n"]), fmt(g["acc"], g["ci95"]))
+            sub.add_row(escape(s), str(g["n"]), fmt(g["acc"], g["ci95"]))
         console.print(sub)
     if "accuracy_norm" in summary:
         o = summary["accuracy_norm"]["overall"]["questions"]
@@ -90,6 +91,11 @@ def print_summary(summary: dict, per_subject: bool = False) -> None:
     for n in notes:
         console.print(f"[yellow]note:[/] {n}")
     speed = f", {summary['questions_per_s']} questions/s" if summary["questions_per_s"] else ""
+    res = summary.get("resources") or {}
+    if res.get("weights_gb") is not None:
+        speed += f"; weights {res['weights_gb']:.3f} GB, peak RSS {res['peak_rss_gb']:.2f} GB"
+        if res.get("cuda_max_allocated_gb") is not None:
+            speed += f", CUDA peak {res['cuda_max_allocated_gb']:.2f} GB"
     console.print(f"run {summary['run_id']}: {summary['questions']} questions, {summary['computed_now']} computed now "
                   f"in {summary['wall_s']:.1f} s{speed}", highlight=False)
 
@@ -140,6 +146,7 @@ def eval_cmd(
     trust_remote_code: bool = typer.Option(False, help="allow the model's own modelling code to run"),
     adapter: Optional[str] = typer.Option(None, help="PEFT / LoRA adapter directory or hub id"),
     revision: Optional[str] = typer.Option(None, help="model revision (hub)"),
+    quant: Optional[str] = typer.Option(None, help="int8 or int4 (bitsandbytes LLM.int8 / NF4, CPU or CUDA)"),
     field: list[str] = typer.Option([], help="for your own file: NAME=COLUMN (question, choices, answer, "
                                              "answer_format, subject, category, id); choices as A|B|C|D"),
     no_prefix_reuse: bool = typer.Option(False, help="recompute shared few-shot prefixes (slower; same results)"),
@@ -168,7 +175,7 @@ def eval_cmd(
 
         load_split(spec, opts.data_dir, opts.split or spec.splits.eval, opts.subjects)
         m = load_hf_model(model, dtype=dtype, device=device, trust_remote_code=trust_remote_code, adapter=adapter,
-                          revision=revision)
+                          revision=revision, quant=quant)
         result = run_eval(m, spec, opts, db or default_db(), out, quiet=as_json)
     except (SpecError, DataError, ModelLoadError) as e:
         _fail(str(e))
@@ -188,6 +195,75 @@ def demo(
     from .demo import run_demo
 
     run_demo(data_dir, db, cmmlu_limit)
+
+
+@app.command("compare")
+def compare_cmd(
+    runs_: list[str] = typer.Argument(..., metavar="RUN...", help="run ids (or prefixes) or model names; the first "
+                                                                   "is the baseline"),
+    bench: Optional[str] = typer.Option(None, help="when naming models: which benchmark's runs"),
+    db: Optional[Path] = typer.Option(None, help="results database"),
+    flips: int = typer.Option(10, help="flipped questions to list per variant"),
+    as_json: bool = typer.Option(False, "--json", help="print the comparison as JSON"),
+):
+    """Compare runs on the same questions: paired accuracy deltas, McNemar, flips, KL, memory, speed, Pareto."""
+    from .compare import compare, resolve
+    from .spec import SpecError
+    from .store import ResultStore, default_db
+
+    store = ResultStore(db or default_db())
+    try:
+        result = compare(store, resolve(store, runs_, bench))
+    except SpecError as e:
+        _fail(str(e))
+    if as_json:
+        print(json.dumps(result, indent=1, ensure_ascii=False))
+        return
+    print_comparison(result, flips)
+
+
+def _gb(x):
+    return "-" if x is None else (f"{1024 * x:.1f} MB" if x < 1 else f"{x:.2f} GB")
+
+
+def print_comparison(r: dict, n_flips: int) -> None:
+    t = Table(title=f"{r['benchmark']}: {r['questions']} shared questions, baseline {r['baseline']}",
+              title_justify="left")
+    for c in ("variant", "acc %", "Δ pts (95% CI)", "McNemar p", "right→wrong", "wrong→right", "mean KL",
+              "weights", "peak mem", "q/s", "Pareto frontier"):
+        t.add_column(c, justify="left" if c == "variant" else "right", no_wrap=c == "variant")
+    for v in r["variants"]:
+        base = "delta" not in v
+        frontier = ", ".join(a for a in ("memory", "speed") if v.get(f"dominated_{a}") is False) or "dominated"
+        t.add_row(escape(v["label"]), f"{100 * v['accuracy']:.2f}",
+                  "baseline" if base else f"{100 * v['delta']:+.2f} ({100 * v['delta_ci95'][0]:+.2f}, "
+                                          f"{100 * v['delta_ci95'][1]:+.2f})",
+                  "" if base else f"{v['mcnemar_p']:.3g}", "" if base else str(len(v["right_to_wrong"])),
+                  "" if base else str(len(v["wrong_to_right"])), "" if base else f"{v['mean_kl']:.2e}",
+                  _gb(v.get("weights_gb")), _gb(v.get("peak_memory_gb")),
+                  f"{v['questions_per_s']:.1f}" if v.get("questions_per_s") else "-", frontier)
+    console.print(t)
+    others = [v for v in r["variants"] if "delta" in v]
+    cats = sorted({c for v in others for c in v["categories"]})
+    if cats:
+        ct = Table(title="Δ accuracy by category, points (95% paired CI)", title_justify="left")
+        ct.add_column("category")
+        for v in others:
+            ct.add_column(escape(v["label"]), justify="right")
+        for c in cats:
+            ct.add_row(c, *[f"{100 * v['categories'][c]['delta']:+.2f} ({100 * v['categories'][c]['delta_ci95'][0]:+.2f}"
+                            f", {100 * v['categories'][c]['delta_ci95'][1]:+.2f})" for v in others])
+        console.print(ct)
+    for v in others:
+        for kind in ("right_to_wrong", "wrong_to_right"):
+            qs = v[kind][:n_flips]
+            if qs:
+                shown = ", ".join(f"{q} (gold {r['gold'][q]}, {r['preds'][r['baseline']][q]}→{r['preds'][v['label']][q]})"
+                                  for q in qs)
+                more = f" … +{len(v[kind]) - len(qs)}" if len(v[kind]) > len(qs) else ""
+                console.print(escape(f"{v['label']} {kind.replace('_', ' ')}: {shown}{more}"), highlight=False)
+    console.print("records: pandian compare --json gives every flipped question id; each maps to its record "
+                  "(prompt hash, per-choice log-probs) in the results database.", highlight=False)
 
 
 @app.command()
@@ -210,11 +286,12 @@ def runs(db: Optional[Path] = typer.Option(None, help="results database")):
     from .store import ResultStore, default_db
 
     store = ResultStore(db or default_db())
-    table = Table("run", "model", "benchmark", "shots", "format", "questions", "acc")
+    table = Table("run", "model", "benchmark", "shots", "format", "variant", "questions", "acc %")
     for r in store.runs():
         cfg = store.run(r["run_id"])["config"]
         acc = f"{100 * r['correct'] / r['records']:.2f}" if r["records"] else "-"
-        table.add_row(r["run_id"], r["model"], r["benchmark"], str(cfg.get("shots")), str(cfg.get("prompt_format")),
-                      str(r["records"]), acc)
+        table.add_row(r["run_id"], escape(r["model"]), escape(r["benchmark"]), str(cfg.get("shots")),
+                      str(cfg.get("prompt_format")), escape(str(cfg.get("quant") or cfg.get("dtype"))), str(r["records"]),
+                      acc)
     console.print(table)
 

@@ -14,6 +14,7 @@ a forward over its own full sequence. Batch composition changes only floating-po
 from __future__ import annotations
 
 import inspect
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Hashable, Iterator, Sequence
@@ -43,6 +44,7 @@ class EngineStats:
     head_positions: int = 0
     forwards: int = 0
     oom_retries: int = 0
+    forward_s: float = 0.0  # time inside forwards (prefill compute), for tokens/s
 
 
 def is_oom(e: BaseException) -> bool:
@@ -150,7 +152,11 @@ class LoglikelihoodEngine:
     def _prefix_kv(self, prefix: tuple[int, ...]):
         ids = torch.tensor([prefix], device=self.device)
         model = self.trunk or self.model
+        t0 = time.perf_counter()
         out = model(input_ids=ids, use_cache=True)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        self.stats.forward_s += time.perf_counter() - t0
         self.stats.prefix_tokens += len(prefix)
         self.stats.forwards += 1
         cache = getattr(out, "cache", None) or getattr(out, "past_key_values")
@@ -178,6 +184,7 @@ class LoglikelihoodEngine:
             self._run_batch(batch[half:], prefix_kv, plen)
 
     def _forward(self, batch: list[_Row], prefix_kv, plen: int) -> None:
+        t0 = time.perf_counter()
         width = max(len(r.ids) for r in batch)
         ids = torch.zeros((len(batch), width), dtype=torch.long)
         for b, row in enumerate(batch):
@@ -199,7 +206,8 @@ class LoglikelihoodEngine:
         else:
             logits = self.model(input_ids=ids, use_cache=prefix_kv is not None, **kwargs).logits[b_idx, p_idx]
         logprobs = torch.log_softmax(logits.float(), dim=-1)
-        lp = logprobs.cpu()
+        lp = logprobs.cpu()  # also waits for the device: the timing below is real
+        self.stats.forward_s += time.perf_counter() - t0
         for j, (row, p) in enumerate(slots):
             for tok in row.targets[p]:
                 row.logprobs[(p, tok)] = lp[j, tok].item()

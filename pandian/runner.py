@@ -21,6 +21,7 @@ from .data import Question, fingerprint_files, load_split, split_files, subjects
 from .engine import Request
 from .metrics import summarize
 from .prompts import Prompt, prompt_hash, render
+from .resources import fingerprint, memory_snapshot, weights_gb
 from .spec import BenchmarkSpec, SpecError
 from .store import ResultStore
 
@@ -87,8 +88,8 @@ def run_identity(spec: BenchmarkSpec, model_identity: dict, opts: EvalOptions, s
         "max_length": max_length,
     }
     for k, v in model_identity.items():  # e.g. a quantization variant
-        ident.setdefault(k, v)
-    ident.pop("model", None)
+        if k not in ("model", "fingerprint"):
+            ident.setdefault(k, v)
     run_id = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
     return run_id, ident
 
@@ -185,16 +186,24 @@ def evaluate(model, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore,
         raise
     finally:
         wall = time.perf_counter() - t0
-        store.add_session(run_id, started, wall, computed, {
+        st = engine.stats
+        session = {
             "status": status, "load_s": getattr(model, "load_s", None), "device": str(model.device),
-            "engine": asdict(engine.stats), "token_budget": engine.token_budget, "batch_size": opts.batch_size,
+            "engine": asdict(st), "token_budget": engine.token_budget, "batch_size": opts.batch_size,
             "reuse_prefix": opts.reuse_prefix, "questions_per_s": computed / wall if wall > 0 else None,
-        })
+            "prefill_tokens_per_s": (st.row_tokens + st.prefix_tokens) / st.forward_s if st.forward_s else None,
+            "weights_gb": round(weights_gb(model.model), 4), **memory_snapshot(model.device),
+            "hardware": fingerprint(),
+        }
+        store.add_session(run_id, started, wall, computed, session)
 
     # 4. summary from the stored records of the selected questions
     order = {q.qid: i for i, q in enumerate(questions)}
     records = sorted(store.records(run_id, set(order)), key=lambda r: order[r["qid"]])
     summary = build_summary(spec, model.name, run_id, ident, records, loaded.skipped, computed, wall)
+    summary["resources"] = {k: session[k] for k in ("load_s", "weights_gb", "peak_rss_gb", "cuda_max_allocated_gb",
+                                                     "cuda_max_reserved_gb", "prefill_tokens_per_s") if k in session}
+    summary["hardware"] = session["hardware"]
     return EvalResult(run_id, summary, records)
 
 

@@ -88,6 +88,7 @@ class HFModel:
     dtype: torch.dtype
     fingerprint: str
     load_s: float
+    quant: str | None = None
 
     @property
     def max_length(self) -> int:
@@ -98,7 +99,8 @@ class HFModel:
         return int(min(getattr(self.tokenizer, "model_max_length", 2048), 1 << 20))
 
     def identity(self) -> dict:
-        return {"model": self.name, "fingerprint": self.fingerprint, "dtype": str(self.dtype).removeprefix("torch.")}
+        return {"model": self.name, "fingerprint": self.fingerprint, "dtype": str(self.dtype).removeprefix("torch."),
+                "quant": self.quant}
 
     # -------------------------------------------------------------- tokenization
 
@@ -184,8 +186,31 @@ class HFModel:
         return token_budget, kv_budget
 
 
+QUANT = {
+    # bitsandbytes runs the same LLM.int8 / NF4 kernels on CPU as on CUDA (bitsandbytes >= 0.45), so a variant
+    # measured on a laptop is the variant deployed on a GPU.
+    "int8": lambda dt: {"load_in_8bit": True},
+    "int4": lambda dt: {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4", "bnb_4bit_compute_dtype": dt,
+                        "bnb_4bit_use_double_quant": False},
+}
+
+
+def quantization_config(quant: str | None, dtype: torch.dtype):
+    if quant is None:
+        return None
+    if quant not in QUANT:
+        raise ModelLoadError(f"unknown --quant '{quant}': use int8 or int4 (bitsandbytes)")
+    try:
+        from transformers import BitsAndBytesConfig
+
+        import bitsandbytes  # noqa: F401
+    except ImportError:
+        raise ModelLoadError("--quant needs bitsandbytes: pip install 'pandian[quant]'") from None
+    return BitsAndBytesConfig(**QUANT[quant](dtype))
+
+
 def load_hf_model(ref: str, dtype: str = "auto", device: str = "auto", trust_remote_code: bool = False,
-                  adapter: str | None = None, revision: str | None = None) -> HFModel:
+                  adapter: str | None = None, revision: str | None = None, quant: str | None = None) -> HFModel:
     import time
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -198,7 +223,9 @@ def load_hf_model(ref: str, dtype: str = "auto", device: str = "auto", trust_rem
     dt = pick_dtype(dtype, dev)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dt, trust_remote_code=trust_remote_code)
+        qconfig = quantization_config(quant, dt)
+        extra = {"quantization_config": qconfig, "device_map": str(dev)} if qconfig else {}
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dt, trust_remote_code=trust_remote_code, **extra)
     except ValueError as e:
         if "trust_remote_code" in str(e) and not trust_remote_code:
             raise ModelLoadError(f"{ref} ships its own modelling code; rerun with --trust-remote-code if you trust "
@@ -215,6 +242,8 @@ def load_hf_model(ref: str, dtype: str = "auto", device: str = "auto", trust_rem
         model = PeftModel.from_pretrained(model, adapter_path).merge_and_unload()
         fingerprint = hashlib.sha256((fingerprint + fingerprint_dir(adapter_path)).encode()).hexdigest()[:16]
         ref = f"{ref}+{adapter}"
-    model.to(dev).eval()
-    return HFModel(ref, path, model, tokenizer, dev, dt, fingerprint, time.perf_counter() - t0)
+    if quant is None:
+        model.to(dev)  # quantized models are placed by device_map at load
+    model.eval()
+    return HFModel(ref, path, model, tokenizer, dev, dt, fingerprint, time.perf_counter() - t0, quant)
 

@@ -1,0 +1,162 @@
+"""Comparing runs of the same benchmark question by question: paired statistics, flips, divergence, cost, Pareto.
+
+Runs of one model's variants (or of different models) answer the same questions, so their differences are paired:
+the confidence interval of an accuracy difference comes from a paired bootstrap over questions and its test is
+McNemar's exact test on the discordant pairs. Unpaired tests on paired data overstate the uncertainty.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import numpy as np
+
+from .spec import SpecError, load_spec
+from .store import ResultStore
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Two-sided exact McNemar p-value: b = right->wrong, c = wrong->right discordant pairs."""
+    n = b + c
+    if n == 0:
+        return 1.0
+    k = min(b, c)
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
+    return min(1.0, 2 * tail)
+
+
+def paired_diff_ci(base: np.ndarray, other: np.ndarray, draws: int = 10000, seed: int = 0) -> tuple[float, float]:
+    """95% bootstrap interval of mean(other) - mean(base) over questions resampled in pairs. A resample's difference
+    depends only on how many (+1, -1, 0) per-question differences it draws, so a multinomial draw of those counts
+    is exactly the bootstrap, without materialising the resampled indices."""
+    d = other.astype(int) - base.astype(int)
+    n = len(d)
+    if n == 0:
+        return (float("nan"), float("nan"))
+    p = [np.mean(d == 1), np.mean(d == -1), np.mean(d == 0)]
+    counts = np.random.default_rng(seed).multinomial(n, p, size=draws)
+    diffs = (counts[:, 0] - counts[:, 1]) / n
+    return (float(np.quantile(diffs, 0.025)), float(np.quantile(diffs, 0.975)))
+
+
+def mean_kl(base_logprobs: list[list[float]], other_logprobs: list[list[float]]) -> float:
+    """Mean KL(base || other) between the answer distributions (softmax over each question's choice scores)."""
+    total = 0.0
+    for a, b in zip(base_logprobs, other_logprobs):
+        pa = _softmax(np.array(a))
+        pb = _softmax(np.array(b))
+        total += float(np.sum(pa * (np.log(pa + 1e-30) - np.log(pb + 1e-30))))
+    return total / max(1, len(base_logprobs))
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max())
+    return e / e.sum()
+
+
+def pareto(points: dict[str, tuple[float, float]]) -> dict[str, bool]:
+    """points: name -> (accuracy, cost), higher accuracy and lower cost better. Returns name -> dominated."""
+    out = {}
+    for name, (acc, cost) in points.items():
+        out[name] = any(a >= acc and c <= cost and (a > acc or c < cost)
+                        for other, (a, c) in points.items() if other != name)
+    return out
+
+
+def resolve(store: ResultStore, refs: list[str], benchmark: str | None) -> list[str]:
+    """Run ids from run-id prefixes, or from model names / variant labels (the latest such run, on `benchmark` when
+    given)."""
+    runs = store.runs()
+    out = []
+    for ref in refs:
+        by_id = [r for r in runs if r["run_id"].startswith(ref)]
+        if len(by_id) > 1:
+            raise SpecError(f"run id prefix '{ref}' is ambiguous: {', '.join(r['run_id'] for r in by_id)}")
+        hits = by_id or [r for r in runs if ref in (r["model"], variant_label(store.run(r["run_id"])))
+                         and (benchmark is None or r["benchmark"] == benchmark)]
+        if not hits:
+            raise SpecError(f"no stored run matches '{ref}'" + (f" on {benchmark}" if benchmark else "") +
+                            "; `pandian runs` lists them")
+        out.append(max(hits, key=lambda r: r["created_at"])["run_id"])
+    return out
+
+
+def variant_label(run: dict) -> str:
+    cfg = run["config"]
+    tags = [cfg.get("quant") or cfg.get("dtype")]
+    return f"{run['model'].rstrip('/').split('/')[-1]}[{'/'.join(t for t in tags if t)}]"
+
+
+def run_cost(store: ResultStore, run_id: str) -> dict:
+    sessions = [s for s in store.sessions(run_id) if s["computed"] > 0]
+    if not sessions:
+        return {}
+    last = sessions[-1]["stats"]
+    wall = sum(s["wall_s"] for s in sessions)
+    peak = max(s["stats"].get("cuda_max_allocated_gb") or s["stats"].get("peak_rss_gb") or 0 for s in sessions)
+    return {
+        "weights_gb": last.get("weights_gb"),
+        "peak_memory_gb": peak,
+        "memory_kind": "cuda_max_allocated" if last.get("cuda_max_allocated_gb") is not None else "peak_rss",
+        "questions_per_s": sum(s["computed"] for s in sessions) / wall if wall else None,
+        "prefill_tokens_per_s": last.get("prefill_tokens_per_s"),
+        "load_s": last.get("load_s"),
+        "hardware": last.get("hardware", {}).get("gpu") or last.get("hardware", {}).get("cpu"),
+    }
+
+
+def compare(store: ResultStore, run_ids: list[str]) -> dict:
+    runs = [store.run(r) for r in run_ids]
+    benchmarks = {r["benchmark"] for r in runs}
+    if len(benchmarks) != 1:
+        raise SpecError(f"runs are on different benchmarks ({', '.join(sorted(benchmarks))}); compare one at a time")
+    bench = runs[0]["benchmark"]
+    records = {r: {x["qid"]: x for x in store.records(r) if x["correct"] is not None} for r in run_ids}
+    common = sorted(set.intersection(*(set(v) for v in records.values())))
+    if not common:
+        raise SpecError("the runs share no scored questions")
+    try:
+        categories_of = load_spec(bench).categories_of
+    except SpecError:
+        categories_of = lambda s: []  # noqa: E731  (a user's own file: no spec to read categories from)
+    base_id = run_ids[0]
+    base = np.array([records[base_id][q]["correct"] for q in common])
+    subjects = [records[base_id][q]["subject"] for q in common]
+    by_cat = defaultdict(list)
+    for i, s in enumerate(subjects):
+        for c in categories_of(s):
+            by_cat[c].append(i)
+
+    variants = []
+    for rid, run in zip(run_ids, runs):
+        cur = np.array([records[rid][q]["correct"] for q in common])
+        label = variant_label(run)
+        v = {"run_id": rid, "label": label, "model": run["model"], "config": run["config"],
+             "questions": len(common), "accuracy": float(cur.mean()), **run_cost(store, rid)}
+        if rid != base_id:
+            lo, hi = paired_diff_ci(base, cur)
+            right_wrong = [q for q, a, b in zip(common, base, cur) if a and not b]
+            wrong_right = [q for q, a, b in zip(common, base, cur) if b and not a]
+            v.update(delta=float(cur.mean() - base.mean()), delta_ci95=[lo, hi],
+                     mcnemar_p=mcnemar_exact(len(right_wrong), len(wrong_right)),
+                     right_to_wrong=right_wrong, wrong_to_right=wrong_right,
+                     mean_kl=mean_kl([records[base_id][q]["logprobs"] for q in common],
+                                     [records[rid][q]["logprobs"] for q in common]),
+                     categories={c: {"delta": float(cur[idx].mean() - base[idx].mean()),
+                                     "delta_ci95": list(paired_diff_ci(base[idx], cur[idx]))}
+                                 for c, idx in sorted(by_cat.items())})
+        variants.append(v)
+
+    labels = [v["label"] for v in variants]
+    if len(set(labels)) < len(labels):  # two runs of the same variant (other prompt/shots): tell them apart
+        for v in variants:
+            v["label"] += f"#{v['run_id'][:6]}"
+    for axis, key, sign in (("memory", "peak_memory_gb", 1), ("speed", "questions_per_s", -1)):
+        points = {v["label"]: (v["accuracy"], sign * v[key]) for v in variants if v.get(key) is not None}
+        for name, dominated in pareto(points).items():
+            next(v for v in variants if v["label"] == name)[f"dominated_{axis}"] = dominated
+    return {"benchmark": bench, "baseline": variants[0]["label"], "questions": len(common), "variants": variants,
+            "subjects": {q: s for q, s in zip(common, subjects)},
+            "gold": {q: records[base_id][q]["gold"] for q in common},
+            "preds": {v["label"]: {q: records[v["run_id"]][q]["pred"] for q in common} for v in variants}}
