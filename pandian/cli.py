@@ -88,8 +88,26 @@ def print_summary(summary: dict, per_subject: bool = False) -> None:
         notes.append(f"{summary['truncated']} prompt(s) were left-truncated even with no shots (see records)")
     for reason, n in summary["skipped"].items():
         notes.append(f"{n} item(s) skipped: {reason.replace('_', ' ')}")
+    if summary.get("extraction_failure_rate") is not None:
+        notes.append(f"no answer could be extracted from {summary['extraction_failures']} response(s) "
+                     f"({100 * summary['extraction_failure_rate']:.1f}%); they count as wrong and are marked per record")
+    if summary.get("failed_calls"):
+        notes.append(f"{len(summary['failed_calls'])} call(s) failed after retries and were not scored; rerun to retry "
+                     f"(first: {summary['failed_calls'][0]['error']})")
+    if any(summary.get("methods", {}).values()):
+        notes.append("choice read from " + ", ".join(f"{m}: {n}" for m, n in summary["methods"].items() if n))
+    usage = (summary.get("resources") or {}).get("usage")
+    if usage:
+        cost = f", cost {usage['cost']:.4f}" if usage.get("cost") is not None else ""
+        notes.append(f"API: {usage.get('calls', 0)} calls, {usage.get('cache_hits', 0)} cache hits, "
+                     f"{usage.get('prompt_tokens', 0)} prompt + {usage.get('completion_tokens', 0)} completion tokens"
+                     f"{cost}")
+    decode = (summary.get("resources") or {}).get("decode")
+    if decode:
+        notes.append(f"generation: time to first token p50 {decode['ttft_s_p50']:.3f} s, per-token latency p50 "
+                     f"{decode['token_latency_s_p50'] or 0:.4f} s / p95 {decode['token_latency_s_p95'] or 0:.4f} s")
     for n in notes:
-        console.print(f"[yellow]note:[/] {n}")
+        console.print(f"[yellow]note:[/] {escape(n)}")
     speed = f", {summary['questions_per_s']} questions/s" if summary["questions_per_s"] else ""
     res = summary.get("resources") or {}
     if res.get("weights_gb") is not None:
@@ -101,9 +119,12 @@ def print_summary(summary: dict, per_subject: bool = False) -> None:
 
 
 def run_eval(model, spec, opts, db: Path, out: Optional[Path], quiet: bool = False):
+    from .generative import evaluate_generative
     from .runner import evaluate, write_outputs
     from .store import ResultStore
 
+    generative = opts.api or opts.scoring == "generate" or spec.kind != "multiple_choice"
+    run = evaluate_generative if generative else evaluate
     store = ResultStore(db)
     progress = Progress(TextColumn(f"{spec.name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         TimeRemainingColumn(), console=err, disable=quiet, transient=False)
@@ -115,8 +136,7 @@ def run_eval(model, spec, opts, db: Path, out: Optional[Path], quiet: bool = Fal
 
     try:
         with progress:
-            result = evaluate(model, spec, opts, store, on_start=on_start,
-                              on_progress=lambda n: progress.advance(task, n))
+            result = run(model, spec, opts, store, on_start=on_start, on_progress=lambda n: progress.advance(task, n))
     except KeyboardInterrupt:
         err.print("[yellow]interrupted:[/] every finished batch is stored; rerun the same command to resume.")
         raise typer.Exit(130)
@@ -127,9 +147,18 @@ def run_eval(model, spec, opts, db: Path, out: Optional[Path], quiet: bool = Fal
     return result
 
 
+def is_api_ref(model: str) -> bool:
+    from .backends.openai_api import PRESETS
+
+    prefix = model.split(":", 1)[0]
+    return ":" in model and (prefix == "openai" or prefix in PRESETS) and not Path(model).exists()
+
+
 @app.command("eval")
 def eval_cmd(
-    model: str = typer.Option(..., help="Hugging Face hub id, local directory, or modelscope:ID"),
+    model: str = typer.Option(..., help="Hugging Face hub id, local directory, modelscope:ID, or an API model: "
+                                        "PRESET:NAME (deepseek, qwen, ernie, spark, zhipu, baichuan, moonshot, 360, yi, "
+                                        "vllm, llamacpp, ollama) or openai:NAME with --base-url"),
     bench: str = typer.Option(..., help="built-in benchmark name, a spec .yaml, or your own .csv/.jsonl/.json/.xlsx"),
     data_dir: Optional[Path] = typer.Option(None, help="folder with benchmark releases [env PANDIAN_DATA_DIR]"),
     shots: int = typer.Option(0, help="few-shot examples, the first k of the few-shot split in fixed order"),
@@ -137,9 +166,14 @@ def eval_cmd(
     limit: Optional[int] = typer.Option(None, help="evaluate the first N questions of each subject"),
     split: Optional[str] = typer.Option(None, help="split to evaluate (default: the spec's eval split)"),
     prompt_format: Optional[str] = typer.Option(None, help="a prompt format of the spec, e.g. native or lm-eval"),
-    scoring: str = typer.Option("letter", help="letter: log-prob of the answer letter; choice: of each choice's text"),
+    scoring: str = typer.Option("letter", help="letter: log-prob of the answer letter; choice: of each choice's "
+                                               "text; generate: the model writes an answer, pandian extracts it"),
     chat_template: bool = typer.Option(False, help="wrap the prompt in the tokenizer's chat template"),
-    system_prompt: Optional[str] = typer.Option(None, help="system message (with --chat-template)"),
+    system_prompt: Optional[str] = typer.Option(None, help="system message (with --chat-template or an API model)"),
+    max_tokens: Optional[int] = typer.Option(None, help="generation: max new tokens (default: the spec's)"),
+    temperature: float = typer.Option(0.0, help="generation: 0 = greedy"),
+    top_p: Optional[float] = typer.Option(None, help="generation: nucleus sampling"),
+    seed: Optional[int] = typer.Option(None, help="generation: sampling seed"),
     batch_size: Optional[int] = typer.Option(None, help="max rows per forward (default: by token budget)"),
     dtype: str = typer.Option("auto", help="auto (bf16 on CUDA, fp32 on CPU), float32, bfloat16, float16"),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1, ..."),
@@ -147,6 +181,14 @@ def eval_cmd(
     adapter: Optional[str] = typer.Option(None, help="PEFT / LoRA adapter directory or hub id"),
     revision: Optional[str] = typer.Option(None, help="model revision (hub)"),
     quant: Optional[str] = typer.Option(None, help="int8 or int4 (bitsandbytes LLM.int8 / NF4, CPU or CUDA)"),
+    base_url: Optional[str] = typer.Option(None, help="API: base URL of an OpenAI-compatible server"),
+    completions: bool = typer.Option(False, help="API: text completions of the raw prompt instead of chat"),
+    concurrency: int = typer.Option(8, help="API: requests in flight"),
+    rpm: Optional[float] = typer.Option(None, help="API: requests per minute at most"),
+    max_retries: int = typer.Option(5, help="API: retries of a failed call (429, 5xx, timeouts, malformed)"),
+    timeout: float = typer.Option(120.0, help="API: seconds per call"),
+    price_in: Optional[float] = typer.Option(None, help="API: price per 1M prompt tokens, for the cost line"),
+    price_out: Optional[float] = typer.Option(None, help="API: price per 1M completion tokens"),
     field: list[str] = typer.Option([], help="for your own file: NAME=COLUMN (question, choices, answer, "
                                              "answer_format, subject, category, id); choices as A|B|C|D"),
     no_prefix_reuse: bool = typer.Option(False, help="recompute shared few-shot prefixes (slower; same results)"),
@@ -157,27 +199,35 @@ def eval_cmd(
 ):
     """Evaluate a model on a benchmark; results are stored per question and resumable."""
     from .backends.hf import ModelLoadError, load_hf_model
+    from .backends.openai_api import APIConfigError, OpenAIBackend
     from .data import DataError
     from .runner import EvalOptions
     from .spec import SpecError
     from .store import default_db
 
-    if scoring not in ("letter", "choice"):
-        _fail("--scoring must be letter or choice")
+    if scoring not in ("letter", "choice", "generate"):
+        _fail("--scoring must be letter, choice or generate")
     try:
         spec, ddir = resolve_bench(bench, data_dir, field)
         opts = EvalOptions(data_dir=ddir, shots=shots, subjects=subjects.split(",") if subjects else None,
                            limit=limit, split=split, prompt_format=prompt_format, scoring=scoring,
                            chat_template=chat_template, system_prompt=system_prompt, batch_size=batch_size,
-                           reuse_prefix=not no_prefix_reuse)
+                           reuse_prefix=not no_prefix_reuse, max_tokens=max_tokens, temperature=temperature,
+                           top_p=top_p, seed=seed, api=is_api_ref(model), api_chat=not completions)
         # Validate data before loading a model: a typo should not cost a 10-minute load.
         from .data import load_split
 
         load_split(spec, opts.data_dir, opts.split or spec.splits.eval, opts.subjects)
-        m = load_hf_model(model, dtype=dtype, device=device, trust_remote_code=trust_remote_code, adapter=adapter,
-                          revision=revision, quant=quant)
-        result = run_eval(m, spec, opts, db or default_db(), out, quiet=as_json)
-    except (SpecError, DataError, ModelLoadError) as e:
+        db = db or default_db()
+        if opts.api:
+            m = OpenAIBackend.from_ref(model, base_url, cache_db=db, concurrency=concurrency, rpm=rpm,
+                                       max_retries=max_retries, timeout=timeout, price_in=price_in,
+                                       price_out=price_out)
+        else:
+            m = load_hf_model(model, dtype=dtype, device=device, trust_remote_code=trust_remote_code,
+                              adapter=adapter, revision=revision, quant=quant)
+        result = run_eval(m, spec, opts, db, out, quiet=as_json)
+    except (SpecError, DataError, ModelLoadError, APIConfigError) as e:
         _fail(str(e))
     if as_json:
         print(json.dumps(result.summary, indent=1, ensure_ascii=False))
@@ -195,6 +245,26 @@ def demo(
     from .demo import run_demo
 
     run_demo(data_dir, db, cmmlu_limit)
+
+
+@app.command("serve-model")
+def serve_model(
+    model: str = typer.Argument(..., help="local directory or hub id of a causal LM"),
+    host: str = typer.Option("127.0.0.1", help="bind address (loopback by default)"),
+    port: int = typer.Option(8000),
+    device: str = typer.Option("auto"),
+    dtype: str = typer.Option("auto"),
+    served_name: Optional[str] = typer.Option(None, help="model name clients use (default: the directory name)"),
+    api_key_env: Optional[str] = typer.Option(None, help="require the key held in this environment variable"),
+    trust_remote_code: bool = typer.Option(False),
+):
+    """Serve a local model over the OpenAI API (/v1/chat/completions, /v1/completions, /v1/models)."""
+    import os
+
+    from .serve import serve
+
+    serve(model, host=host, port=port, device=device, dtype=dtype, served_name=served_name,
+          api_key=os.environ.get(api_key_env) if api_key_env else None, trust_remote_code=trust_remote_code)
 
 
 @app.command("compare")

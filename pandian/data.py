@@ -36,9 +36,12 @@ class Question:
     qid: str  # unique within the benchmark: "{subject}/{id}"
     subject: str
     question: str
-    choices: tuple[str, ...]
-    answer: int | None  # index into choices; None when the split has no answers
+    choices: tuple[str, ...]  # empty for short-answer and open tasks
+    # multiple choice: index into choices; short answer: the canonical number; None: no answer (unlabelled / open)
+    answer: int | str | None
     origin: str  # "file:row", for drill-down and error messages
+    target: str | None = None  # the full reference text (a worked solution for shots, a reference for a judge)
+    extra: dict = field(default_factory=dict, compare=False)  # the spec's extra row fields
 
     @property
     def labels(self) -> str:
@@ -206,9 +209,17 @@ def rows_to_questions(spec: BenchmarkSpec, rows, path: Path, subject: str | None
             raise DataError(path, f"duplicate id {rid!r} (first at row {seen[key]})", row=rownum,
                             field=f.id if f.id is not None else "id")
         seen[key] = rownum
-        question = str(_field(row, f.question, path, rownum))
+        question = _field(row, f.question, path, rownum)
+        extra = {name: _field(row, name, path, rownum) for name in f.extra}
+        if isinstance(question, list):  # a multi-turn conversation (MT-Bench): the user's turns in order
+            extra["turns"] = [str(t) for t in question]
+            question = extra["turns"][0] if question else ""
+        question = str(question)
         if not question.strip():
             raise DataError(path, "empty question", row=rownum, field=f.question)
+        if f.choices is None:
+            out.append(_open_question(f, row, path, rownum, key, subj, question, extra, labelled))
+            continue
         labels, texts = _choices(f.choices, row, path, rownum)
         if len(texts) < 2:
             raise DataError(path, f"{len(texts)} choice(s); multiple choice needs at least 2", row=rownum,
@@ -224,8 +235,22 @@ def rows_to_questions(spec: BenchmarkSpec, rows, path: Path, subject: str | None
             if answer == "multi":
                 skipped["multi_answer"] = skipped.get("multi_answer", 0) + 1
                 continue
-        out.append(Question(key, subj, question, tuple(texts), answer, f"{path}:{rownum}"))
+        out.append(Question(key, subj, question, tuple(texts), answer, f"{path}:{rownum}", extra=extra))
     return out, skipped
+
+
+def _open_question(f: Fields, row: dict, path: Path, rownum: int, key: str, subj: str, question: str, extra: dict,
+                   labelled: bool) -> Question:
+    """A short-answer question (numeric gold) or an open one (optional reference for a judge)."""
+    from .extract import extract_number
+
+    target = str(_field(row, f.answer, path, rownum)) if f.answer and labelled else None
+    answer = None
+    if f.answer_format == "number" and target is not None:
+        answer = extract_number(target)
+        if answer is None:
+            raise DataError(path, f"no number in the answer {target[-40:]!r}", row=rownum, field=f.answer)
+    return Question(key, subj, question, (), answer, f"{path}:{rownum}", target=target, extra=extra)
 
 
 # ---------------------------------------------------------------- a benchmark's splits

@@ -22,6 +22,8 @@ def _template(source: str) -> jinja2.Template:
 def _vars(q: Question, spec: BenchmarkSpec) -> dict:
     return {
         "question": q.question,
+        "target": q.target,
+        "row": q.extra,
         "choices": list(q.choices),
         "labels": list(q.labels),
         "options": [{"label": lab, "text": text} for lab, text in zip(q.labels, q.choices)],
@@ -61,8 +63,8 @@ def render(spec: BenchmarkSpec, fmt: PromptFormat, q: Question, shots: list[Ques
     for s in shots:
         if s.origin not in cache:
             sv = _vars(s, spec)
-            cache[s.origin] = question_t.render(**sv) + answer_t.render(**sv, label=s.labels[s.answer]) + \
-                fmt.shot_separator
+            label = s.labels[s.answer] if s.choices else None
+            cache[s.origin] = question_t.render(**sv) + answer_t.render(**sv, label=label) + fmt.shot_separator
         rendered_shots.append(cache[s.origin])
     return Prompt(
         description=description,

@@ -34,11 +34,18 @@ class EvalOptions:
     limit: int | None = None  # the first N questions of each subject
     split: str | None = None
     prompt_format: str | None = None
-    scoring: Literal["letter", "choice"] = "letter"
+    scoring: Literal["letter", "choice", "generate"] = "letter"
     chat_template: bool = False
     system_prompt: str | None = None
     batch_size: int | None = None
     reuse_prefix: bool = True
+    # generative scoring (--scoring generate, short-answer and open tasks, API models)
+    max_tokens: int | None = None
+    temperature: float = 0.0
+    top_p: float | None = None
+    seed: int | None = None
+    api: bool = False  # the backend is an OpenAI-compatible endpoint (log-probs read when offered)
+    api_chat: bool = True  # chat completions (messages); False: text completions of the raw prompt (base models)
 
 
 @dataclass
@@ -70,12 +77,13 @@ def select(questions: list[Question], limit: int | None) -> list[Question]:
 
 
 def run_identity(spec: BenchmarkSpec, model_identity: dict, opts: EvalOptions, split: str, fmt_name: str,
-                 data_fp: str, max_length: int, chat_template: str | None) -> tuple[str, dict]:
+                 data_fp: str, max_length: int | None, chat_template: str | None,
+                 generation: dict | None = None) -> tuple[str, dict]:
     """Everything that can change a number. Batch size, limit and subject selection are absent on purpose:
     they choose which questions are computed and how fast, never what a question scores."""
     ident = {
-        "weights": model_identity["fingerprint"],
-        "dtype": model_identity["dtype"],
+        "weights": model_identity.get("fingerprint"),
+        "dtype": model_identity.get("dtype"),
         "benchmark": spec.name,
         "spec_hash": spec.spec_hash(),
         "data": data_fp,
@@ -87,8 +95,11 @@ def run_identity(spec: BenchmarkSpec, model_identity: dict, opts: EvalOptions, s
         "system_prompt": opts.system_prompt,
         "max_length": max_length,
     }
-    for k, v in model_identity.items():  # e.g. a quantization variant
-        if k not in ("model", "fingerprint"):
+    if generation is not None:  # sampling settings change generated answers
+        ident["generation"] = generation
+    for k, v in model_identity.items():  # e.g. a quantization variant, an API's base URL
+        # a local model's name is display only (its weights fingerprint identifies it); an API model's is its identity
+        if k != "fingerprint" and (k != "model" or ident["weights"] is None):
             ident.setdefault(k, v)
     run_id = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
     return run_id, ident

@@ -68,10 +68,20 @@ class Choices(Strict):
 class Fields(Strict):
     id: str | None = None  # None: the row number is the id
     question: str
-    choices: list[str] | Choices
-    answer: str
-    answer_format: Literal["letter", "index", "text", "column"]
+    choices: list[str] | Choices | None = None  # None for short-answer and open tasks
+    answer: str | None = None  # None for open tasks without a reference
+    # letter / index / text / column: which choice is right. number: a numeric answer (the gold is the number
+    # extract_number finds in the field, e.g. after GSM8K's "####"). reference: a reference answer for a judge.
+    answer_format: Literal["letter", "index", "text", "column", "number", "reference"] = "letter"
     subject: str | None = None  # a column naming each row's subject (when files are not per subject)
+    extra: list[str] = Field(default_factory=list)  # more row fields templates may use, as row.NAME
+
+
+class Generation(Strict):
+    """Defaults for generative scoring; the run's own settings override them and are part of its identity."""
+
+    max_tokens: int = 512
+    stop: list[str] = Field(default_factory=list)
 
 
 class Subject(Strict):
@@ -95,6 +105,9 @@ class PromptFormat(Strict):
 
 class BenchmarkSpec(Strict):
     name: str
+    # multiple_choice: scored by log-likelihood or by generation + letter extraction; short_answer: generation +
+    # number extraction; open: free text graded by a judge model.
+    kind: Literal["multiple_choice", "short_answer", "open"] = "multiple_choice"
     title: str
     language: str
     license: str
@@ -108,6 +121,7 @@ class BenchmarkSpec(Strict):
     subjects: dict[str, Subject] | None = None  # None: the subject field or the benchmark name itself
     prompts: dict[str, PromptFormat]
     default_prompt: str
+    generation: Generation = Generation()
 
     @field_validator("prompts")
     @classmethod
@@ -119,6 +133,8 @@ class BenchmarkSpec(Strict):
     def model_post_init(self, _ctx) -> None:
         if self.default_prompt not in self.prompts:
             raise ValueError(f"default_prompt '{self.default_prompt}' is not one of prompts: {sorted(self.prompts)}")
+        if self.kind == "multiple_choice" and self.fields.choices is None:
+            raise ValueError("a multiple_choice benchmark needs fields.choices")
 
     def spec_hash(self) -> str:
         blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)

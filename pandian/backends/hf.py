@@ -159,6 +159,11 @@ class HFModel:
 
     # -------------------------------------------------------------- scoring
 
+    def generate(self, requests: list[dict], batch_size: int = 8):
+        from .hf_generate import generate
+
+        return generate(self, requests, batch_size)
+
     def engine(self, batch_size: int | None = None, reuse_prefix: bool = True) -> LoglikelihoodEngine:
         token_budget, kv_budget = self.budgets()
         return LoglikelihoodEngine(self.model, token_budget=token_budget, kv_budget=kv_budget,
