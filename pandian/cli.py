@@ -247,6 +247,115 @@ def demo(
     run_demo(data_dir, db, cmmlu_limit)
 
 
+judge_app = typer.Typer(no_args_is_help=True, help="Grade open answers with a judge model (AlignBench, MT-Bench).")
+app.add_typer(judge_app, name="judge")
+
+
+def _judge_backend(judge: str, base_url: Optional[str], db: Path, device: str):
+    from .backends.hf import load_hf_model
+    from .backends.openai_api import OpenAIBackend
+
+    if is_api_ref(judge):
+        return OpenAIBackend.from_ref(judge, base_url, cache_db=db)
+    return load_hf_model(judge, device=device)
+
+
+def _judge_context(run_ids: list[str], db: Optional[Path], data_dir: Optional[Path]):
+    from .data import default_data_dir
+    from .spec import SpecError, load_spec
+    from .store import ResultStore, default_db
+
+    store = ResultStore(db or default_db())
+    runs = [store.run(r) for r in run_ids]
+    if any(r is None for r in runs):
+        _fail(f"unknown run among {', '.join(run_ids)}; `pandian runs` lists them")
+    benches = {r["benchmark"] for r in runs}
+    if len(benches) != 1:
+        _fail(f"the runs are on different benchmarks: {', '.join(sorted(benches))}")
+    try:
+        spec = load_spec(benches.pop())
+    except SpecError as e:
+        _fail(str(e))
+    return store, spec, data_dir or default_data_dir()
+
+
+@judge_app.command("grade")
+def judge_grade(
+    run_id: str = typer.Argument(..., help="a run of an open benchmark (alignbench, mt-bench)"),
+    judge: str = typer.Option(..., help="judge model: API reference or local model"),
+    base_url: Optional[str] = typer.Option(None),
+    device: str = typer.Option("auto"),
+    data_dir: Optional[Path] = typer.Option(None),
+    db: Optional[Path] = typer.Option(None),
+    as_json: bool = typer.Option(False, "--json"),
+):
+    """Single-answer grading, 1-10, against the reference answer; judge prompts and raw verdicts are stored."""
+    from .judge import judge_single
+    from .spec import SpecError
+    from .store import default_db
+
+    store, spec, ddir = _judge_context([run_id], db, data_dir)
+    try:
+        res = judge_single(store, _judge_backend(judge, base_url, db or default_db(), device), run_id, spec, ddir)
+    except SpecError as e:
+        _fail(str(e))
+    if as_json:
+        print(json.dumps(res, indent=1, ensure_ascii=False))
+        return
+    t = Table(title=escape(f"{spec.title}: {store.run(run_id)['model']} graded by {res['judge']}"), title_justify="left")
+    for c in ("subject", "answers", "mean score (95% CI)"):
+        t.add_column(c, justify="left" if c == "subject" else "right")
+    for name, m in [*res["subjects"].items(), ("Overall", res["mean"])]:
+        ci = m["ci95"]
+        t.add_row(escape(name), str(m["n"]), "-" if m["mean"] is None else f"{m['mean']:.2f} ({ci[0]:.2f}–{ci[1]:.2f})")
+    console.print(t)
+    console.print(f"{res['judged']} verdicts, {res['unparsed']} without a score, {res['failed_calls']} failed calls",
+                  highlight=False)
+
+
+@judge_app.command("pairwise")
+def judge_pairwise_cmd(
+    run_ids: list[str] = typer.Argument(..., help="two or more runs of the same open benchmark"),
+    judge: str = typer.Option(..., help="judge model: API reference or local model"),
+    base_url: Optional[str] = typer.Option(None),
+    device: str = typer.Option("auto"),
+    data_dir: Optional[Path] = typer.Option(None),
+    db: Optional[Path] = typer.Option(None),
+    as_json: bool = typer.Option(False, "--json"),
+):
+    """Every pair of runs compared question by question in both orders; Bradley-Terry ratings with 95% CIs."""
+    from itertools import combinations
+
+    from .compare import variant_label
+    from .judge import judge_pairwise, ratings
+    from .store import default_db
+
+    if len(run_ids) < 2:
+        _fail("pairwise needs at least two runs")
+    store, spec, ddir = _judge_context(run_ids, db, data_dir)
+    backend = _judge_backend(judge, base_url, db or default_db(), device)
+    pairs = [judge_pairwise(store, backend, a, b, spec, ddir) for a, b in combinations(run_ids, 2)]
+    labels = {r: f"{variant_label(store.run(r))}#{r[:6]}" for r in run_ids}
+    result = {"pairs": [{k: v for k, v in p.items() if k != "outcomes"} for p in pairs],
+              "ratings": ratings(pairs, labels)}
+    if as_json:
+        print(json.dumps(result, indent=1, ensure_ascii=False))
+        return
+    t = Table(title=escape(f"{spec.title}: pairwise, judge {backend.name}, both orders"), title_justify="left")
+    for c in ("A", "B", "questions", "A wins", "B wins", "ties"):
+        t.add_column(c)
+    for p in pairs:
+        t.add_row(escape(labels[p["run_a"]]), escape(labels[p["run_b"]]), str(p["questions"]), str(p["a"]),
+                  str(p["b"]), str(p["tie"]))
+    console.print(t)
+    r = Table(title="Bradley-Terry ratings (Elo scale, 95% bootstrap CI over questions)", title_justify="left")
+    for c in ("model", "rating", "95% CI"):
+        r.add_column(c)
+    for name, v in result["ratings"].items():
+        r.add_row(escape(name), f"{v['rating']:.0f}", f"{v['ci95'][0]:.0f}–{v['ci95'][1]:.0f}")
+    console.print(r)
+
+
 @app.command("serve-model")
 def serve_model(
     model: str = typer.Argument(..., help="local directory or hub id of a causal LM"),

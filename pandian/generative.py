@@ -75,6 +75,8 @@ def score(spec: BenchmarkSpec, q: Question, result: dict, api_scores) -> dict:
     else:  # open: graded later by a judge
         pred, gold, correct = None, None, None
         rec["extra"]["reference"] = q.target
+        if result.get("turns"):
+            rec["extra"]["turns"] = result["turns"]
     rec.update(pred=pred or "", gold=gold, correct=correct)
     if spec.kind != "open":
         rec["extra"]["extraction_failed"] = pred is None
@@ -108,7 +110,7 @@ def evaluate_generative(backend, spec: BenchmarkSpec, opts: EvalOptions, store: 
     computed, failed, pending, timings = 0, [], [], []
     status = "complete"
     try:
-        for i, result in backend.generate(requests):
+        for i, result in _conversations(backend, requests, todo):
             if result.get("error"):
                 failed.append({"qid": todo[i].qid, "error": result["error"]})
                 continue
@@ -152,6 +154,32 @@ def evaluate_generative(backend, spec: BenchmarkSpec, opts: EvalOptions, store: 
                                                         "cuda_max_allocated_gb")}
     summary["hardware"] = session["hardware"]
     return EvalResult(run_id, summary, records)
+
+
+def _conversations(backend, requests: list[dict], questions: list[Question]):
+    """backend.generate, except that multi-turn questions (MT-Bench) continue: each later user turn is sent after
+    the model's own earlier answers. A conversation whose call fails at any turn yields that failure."""
+    turns = [q.extra.get("turns") or [q.question] for q in questions]
+    if max((len(t) for t in turns), default=1) <= 1 or not requests or "messages" not in requests[0]:
+        yield from backend.generate(requests)
+        return
+    convo = {i: list(r["messages"]) for i, r in enumerate(requests)}
+    answers: dict[int, list[str]] = {i: [] for i in convo}
+    last: dict[int, dict] = {}
+    for t in range(max(len(x) for x in turns)):
+        idx = [i for i in convo if t < len(turns[i])]
+        for i in idx if t else []:
+            convo[i] += [{"role": "assistant", "content": answers[i][-1]}, {"role": "user", "content": turns[i][t]}]
+        for j, result in backend.generate([{**requests[i], "messages": convo[i]} for i in idx]):
+            i = idx[j]
+            if result.get("error"):
+                del convo[i]
+                yield i, result
+                continue
+            answers[i].append(result["text"] or "")
+            last[i] = result
+    for i in convo:
+        yield i, {**last[i], "text": answers[i][0], "turns": answers[i]}
 
 
 def _data_fp(loaded) -> str:

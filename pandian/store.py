@@ -35,6 +35,18 @@ CREATE TABLE IF NOT EXISTS records (
     extra TEXT,                -- JSON: scoring-specific fields
     PRIMARY KEY (run_id, qid)
 );
+CREATE TABLE IF NOT EXISTS judgments (
+    judge_id TEXT NOT NULL,    -- the judge's identity and prompt template
+    run_a TEXT NOT NULL,
+    run_b TEXT NOT NULL,       -- '' for single-answer grading
+    qid TEXT NOT NULL,
+    position TEXT NOT NULL,    -- 'single', or 'ab' / 'ba': which run's answer the judge saw first
+    prompt TEXT NOT NULL,
+    verdict TEXT NOT NULL,     -- the judge's raw text
+    score REAL,                -- single grading: 1-10, NULL when the verdict had none
+    winner TEXT,               -- pairwise: 'A', 'B', 'tie' as the judge saw them, NULL when unparsed
+    PRIMARY KEY (judge_id, run_a, run_b, qid, position)
+);
 CREATE TABLE IF NOT EXISTS sessions (
     run_id TEXT NOT NULL REFERENCES runs(run_id),
     started_at REAL NOT NULL,
@@ -102,6 +114,23 @@ class ResultStore:
         with self.conn:
             self.conn.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?)",
                               (run_id, started_at, wall_s, computed, json.dumps(stats, sort_keys=True)))
+
+    def add_judgment(self, judge_id: str, run_a: str, run_b: str, qid: str, position: str, prompt: str,
+                     verdict: str, score: float | None, winner: str | None) -> None:
+        with self.conn:
+            self.conn.execute("INSERT OR REPLACE INTO judgments VALUES (?,?,?,?,?,?,?,?,?)",
+                              (judge_id, run_a, run_b, qid, position, prompt, verdict, score, winner))
+
+    def judged(self, judge_id: str, run_a: str, run_b: str) -> set:
+        rows = self.conn.execute("SELECT qid, position FROM judgments WHERE judge_id=? AND run_a=? AND run_b=?",
+                                 (judge_id, run_a, run_b))
+        return {qid if pos == "single" else (qid, pos) for qid, pos in rows}
+
+    def judgments(self, judge_id: str, run_a: str, run_b: str) -> list[dict]:
+        cols = ("qid", "position", "prompt", "verdict", "score", "winner")
+        rows = self.conn.execute(f"SELECT {', '.join(cols)} FROM judgments WHERE judge_id=? AND run_a=? AND run_b=? "
+                                 "ORDER BY qid, position", (judge_id, run_a, run_b))
+        return [dict(zip(cols, r)) for r in rows]
 
     def run(self, run_id: str) -> dict | None:
         row = self.conn.execute("SELECT run_id, created_at, model, benchmark, config, versions FROM runs "
