@@ -356,6 +356,24 @@ def judge_pairwise_cmd(
     console.print(r)
 
 
+@app.command()
+def fit(
+    model: str = typer.Argument(..., help="model directory, config.json, or a hub id in the local cache"),
+    gpu: str = typer.Option(..., help="GPU memory, e.g. 24GB, 80G, 24"),
+    quant: Optional[str] = typer.Option(None, help="int8, int4 (bitsandbytes), gptq-int8, gptq-int4, awq"),
+    context: int = typer.Option(2048, help="prompt + generated tokens"),
+    batch: int = typer.Option(1),
+    as_json: bool = typer.Option(False, "--json"),
+):
+    """Predict inference GPU memory (weights + KV cache + activations + overhead) from config.json alone."""
+    from .fit import fit_report
+
+    try:
+        print(fit_report(model, gpu, quant, context, batch, as_json))
+    except (ValueError, FileNotFoundError) as e:
+        _fail(str(e))
+
+
 @app.command("serve-model")
 def serve_model(
     model: str = typer.Argument(..., help="local directory or hub id of a causal LM"),

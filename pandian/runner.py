@@ -203,7 +203,8 @@ def evaluate(model, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore,
             "engine": asdict(st), "token_budget": engine.token_budget, "batch_size": opts.batch_size,
             "reuse_prefix": opts.reuse_prefix, "questions_per_s": computed / wall if wall > 0 else None,
             "prefill_tokens_per_s": (st.row_tokens + st.prefix_tokens) / st.forward_s if st.forward_s else None,
-            "weights_gb": round(weights_gb(model.model), 4), **memory_snapshot(model.device),
+            "weights_gb": round(weights_gb(model.model), 4) if model.model is not None else None,
+            **memory_snapshot(model.device),
             "hardware": fingerprint(),
         }
         store.add_session(run_id, started, wall, computed, session)
