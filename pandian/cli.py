@@ -181,6 +181,8 @@ def eval_cmd(
     adapter: Optional[str] = typer.Option(None, help="PEFT / LoRA adapter directory or hub id"),
     revision: Optional[str] = typer.Option(None, help="model revision (hub)"),
     quant: Optional[str] = typer.Option(None, help="int8 or int4 (bitsandbytes LLM.int8 / NF4, CPU or CUDA)"),
+    backend: str = typer.Option("hf", help="hf (transformers) or vllm (in-process, CUDA); .gguf files use llama.cpp, "
+                                           "PRESET:NAME the OpenAI-compatible client"),
     base_url: Optional[str] = typer.Option(None, help="API: base URL of an OpenAI-compatible server"),
     completions: bool = typer.Option(False, help="API: text completions of the raw prompt instead of chat"),
     concurrency: int = typer.Option(8, help="API: requests in flight"),
@@ -223,6 +225,14 @@ def eval_cmd(
             m = OpenAIBackend.from_ref(model, base_url, cache_db=db, concurrency=concurrency, rpm=rpm,
                                        max_retries=max_retries, timeout=timeout, price_in=price_in,
                                        price_out=price_out)
+        elif model.lower().endswith(".gguf"):
+            from .backends.llamacpp_backend import load_gguf_model
+
+            m = load_gguf_model(model)
+        elif backend == "vllm":
+            from .backends.vllm_backend import load_vllm_model
+
+            m = load_vllm_model(model, dtype=dtype, trust_remote_code=trust_remote_code, quant=quant)
         else:
             m = load_hf_model(model, dtype=dtype, device=device, trust_remote_code=trust_remote_code,
                               adapter=adapter, revision=revision, quant=quant)
@@ -372,6 +382,32 @@ def fit(
         print(fit_report(model, gpu, quant, context, batch, as_json))
     except (ValueError, FileNotFoundError) as e:
         _fail(str(e))
+
+
+@app.command()
+def gguf(
+    model_dir: Path = typer.Argument(..., help="a local Hugging Face model directory"),
+    out: Path = typer.Option(..., help="the .gguf file to write"),
+    type_: str = typer.Option("q4_k_m", "--type", help="f32, f16, bf16, q8_0, q4_k_m, q4_0"),
+    llama_cpp_dir: Optional[Path] = typer.Option(None, help="llama.cpp source tree [env LLAMA_CPP_DIR]"),
+    pretokenizer: Optional[str] = typer.Option(None, help="name the BPE pre-tokenizer when llama.cpp cannot tell "
+                                                         "(e.g. qwen2 for a tokenizer trained with Qwen2's rules)"),
+):
+    """Make a GGUF variant of a local model with llama.cpp's converter and quantizer (for --model X.gguf)."""
+    from .backends.hf import ModelLoadError
+    from .backends.llamacpp_backend import convert_to_gguf, quantize_gguf
+
+    try:
+        if type_ in ("f32", "f16", "bf16", "q8_0"):
+            convert_to_gguf(model_dir, out, type_, llama_cpp_dir, pretokenizer)
+        else:
+            full = out.with_suffix(".f32.gguf")
+            convert_to_gguf(model_dir, full, "f32", llama_cpp_dir, pretokenizer)
+            quantize_gguf(full, out, type_)
+            full.unlink()
+    except (ModelLoadError, KeyError) as e:
+        _fail(f"{e}")
+    console.print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB)", highlight=False)
 
 
 @app.command("serve-model")
