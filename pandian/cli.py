@@ -463,7 +463,7 @@ def print_comparison(r: dict, n_flips: int) -> None:
     t = Table(title=f"{r['benchmark']}: {r['questions']} shared questions, baseline {r['baseline']}",
               title_justify="left")
     for c in ("variant", "acc %", "Δ pts (95% CI)", "McNemar p", "right→wrong", "wrong→right", "mean KL",
-              "weights", "peak mem", "q/s", "Pareto frontier"):
+              "weights", "peak mem", "q/s (× base)", "Pareto frontier"):
         t.add_column(c, justify="left" if c == "variant" else "right", no_wrap=c == "variant")
     for v in r["variants"]:
         base = "delta" not in v
@@ -474,7 +474,8 @@ def print_comparison(r: dict, n_flips: int) -> None:
                   "" if base else f"{v['mcnemar_p']:.3g}", "" if base else str(len(v["right_to_wrong"])),
                   "" if base else str(len(v["wrong_to_right"])), "" if base else f"{v['mean_kl']:.2e}",
                   _gb(v.get("weights_gb")), _gb(v.get("peak_memory_gb")),
-                  f"{v['questions_per_s']:.1f}" if v.get("questions_per_s") else "-", frontier)
+                  (f"{v['questions_per_s']:.1f}" + (f" ({v['speed_ratio']:.2f}×)" if "speed_ratio" in v else ""))
+                  if v.get("questions_per_s") else "-", frontier)
     console.print(t)
     others = [v for v in r["variants"] if "delta" in v]
     cats = sorted({c for v in others for c in v["categories"]})

@@ -148,6 +148,14 @@ def compare(store: ResultStore, run_ids: list[str]) -> dict:
                                  for c, idx in sorted(by_cat.items())})
         variants.append(v)
 
+    base_v = variants[0]
+    for v in variants[1:]:
+        if v.get("peak_memory_gb") is not None and base_v.get("peak_memory_gb") is not None:
+            v["memory_saved_gb"] = base_v["peak_memory_gb"] - v["peak_memory_gb"]
+        if v.get("weights_gb") is not None and base_v.get("weights_gb"):
+            v["weights_ratio"] = v["weights_gb"] / base_v["weights_gb"]
+        if v.get("questions_per_s") and base_v.get("questions_per_s"):
+            v["speed_ratio"] = v["questions_per_s"] / base_v["questions_per_s"]
     labels = [v["label"] for v in variants]
     if len(set(labels)) < len(labels):  # two runs of the same variant (other prompt/shots): tell them apart
         for v in variants:

@@ -13,6 +13,7 @@ a forward over its own full sequence. Batch composition changes only floating-po
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import time
 from collections import defaultdict
@@ -20,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Hashable, Iterator, Sequence
 
 import torch
+
+from . import prefix_attention
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,8 @@ class EngineStats:
 
 
 def is_oom(e: BaseException) -> bool:
-    return isinstance(e, torch.cuda.OutOfMemoryError) or "out of memory" in str(e).lower()
+    text = str(e).lower()  # CUDA: "out of memory"; the CPU allocator: "not enough memory"
+    return isinstance(e, torch.cuda.OutOfMemoryError) or "out of memory" in text or "not enough memory" in text
 
 
 def common_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
@@ -73,8 +77,11 @@ class LoglikelihoodEngine:
         self.device = next(model.parameters()).device
         self.stats = EngineStats()
         self.trunk, self.head = self._split_model(model)
-        params = inspect.signature(self.trunk.forward).parameters
+        params = inspect.signature((self.trunk or model).forward).parameters
         self.cache_kwarg = "cache" if "cache" in params else "past_key_values"
+        # Letter scoring on CPU: shared-prefix attention (no per-row copies of the prefix); otherwise the prefix's
+        # KV cache is copied into each row, which works for any model that takes a transformers Cache.
+        self.shared_attention = reuse_prefix and prefix_attention.supported(model)
 
     @staticmethod
     def _split_model(model):
@@ -108,6 +115,9 @@ class LoglikelihoodEngine:
         if self.reuse_prefix:
             plen = min(common_prefix_len([r.ctx for r in reqs]), min(len(r.ctx) for r in reqs) - 1)
         prefix_kv = self._prefix_kv(reqs[0].ctx[:plen]) if plen > 0 else None
+        if any(len(c) > 1 for r in reqs for c in r.conts):
+            yield from self._score_continuations(reqs, idxs, prefix_kv, plen)
+            return
 
         rows: dict[tuple[int, ...], _Row] = {}
         wanted = []  # per request: per continuation: [(row key, position, token)]
@@ -129,8 +139,12 @@ class LoglikelihoodEngine:
                 users[key].append(ri)
 
         order = sorted(rows.values(), key=lambda row: -len(row.ids))
+        shared = self.shared_attention and prefix_kv is not None
+        if shared:
+            prefix_kv = prefix_attention.prefix_tensors(prefix_kv, self.model.config.num_attention_heads)
         for batch in self._batches(order, plen):
-            self._run_batch(batch, prefix_kv, plen)
+            with prefix_attention.active(self.model, prefix_kv) if shared else contextlib.nullcontext():
+                self._with_oom_retry(lambda b: self._forward(b, prefix_kv, plen, shared), batch)
             done = []
             for row in batch:
                 for ri in users[row.ids]:
@@ -140,6 +154,97 @@ class LoglikelihoodEngine:
                         done.append((idxs[ri], scores))
             if done:
                 yield done
+
+    def _score_continuations(self, reqs: list[Request], idxs: list[int], prefix_kv, plen: int):
+        """Multi-token continuations (choice-text scoring): each question's context is run once, on top of the
+        group prefix, and its KV cache is then shared by all of its continuations."""
+        order = sorted(range(len(reqs)), key=lambda i: -len(reqs[i].ctx))
+        i = 0
+        while i < len(order):
+            first = reqs[order[i]]
+            width = len(first.ctx) - plen + max(len(c) for c in first.conts)
+            rows = len(first.conts) + 1
+            n = max(1, min(self.max_batch, self.token_budget // (width * rows),
+                           self.kv_budget // ((plen + width) * rows)))
+            batch = order[i:i + n]
+            i += n
+            yield self._with_oom_retry(lambda b: self._context_then_continuations(
+                [reqs[j] for j in b], [idxs[j] for j in b], prefix_kv, plen), batch)
+
+    def _with_oom_retry(self, run, batch: list):
+        """run(batch), halving the batch on out-of-memory; the results do not depend on the split."""
+        try:
+            return run(batch)
+        except Exception as e:
+            if not is_oom(e) or len(batch) == 1:
+                raise
+            self.stats.oom_retries += 1
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            self.token_budget = max(1, self.token_budget // 2)
+            self.kv_budget = max(1, self.kv_budget // 2)
+            half = len(batch) // 2
+            return self._with_oom_retry(run, batch[:half]) + self._with_oom_retry(run, batch[half:])
+
+    def _positions_logprobs(self, ids, b_idx, p_idx, **kwargs):
+        """Log-softmax at the chosen (row, position) pairs, and the forward's KV cache."""
+        if self.trunk is not None:
+            out = self.trunk(input_ids=ids, **kwargs)
+            logits = self.head(out.last_hidden_state[b_idx, p_idx])
+        else:
+            out = self.model(input_ids=ids, **kwargs)
+            logits = out.logits[b_idx, p_idx]
+        self.stats.forwards += 1
+        self.stats.head_positions += len(b_idx)
+        cache = getattr(out, "cache", None) or getattr(out, "past_key_values", None)
+        return torch.log_softmax(logits.float(), dim=-1).cpu(), cache
+
+    def _context_then_continuations(self, rs: list[Request], out_idx: list[int], prefix_kv, plen: int):
+        from transformers import DynamicCache
+
+        t0 = time.perf_counter()
+        suffix = [r.ctx[plen:] for r in rs]
+        width = max(len(x) for x in suffix)
+        ids = torch.zeros((len(rs), width), dtype=torch.long)
+        for b, x in enumerate(suffix):
+            ids[b, : len(x)] = torch.tensor(x)
+        cache = self._expanded_cache(prefix_kv, len(rs)) if prefix_kv is not None else DynamicCache()
+        first, ctx_cache = self._positions_logprobs(
+            ids.to(self.device), list(range(len(rs))), [len(x) - 1 for x in suffix], use_cache=True,
+            **{self.cache_kwarg: cache})
+        scores = [[first[b, c[0]].item() for c in r.conts] for b, r in enumerate(rs)]
+        self.stats.row_tokens += sum(len(x) for x in suffix)
+        self.stats.padded_tokens += len(rs) * width
+
+        # each continuation's remaining tokens, on its own question's cached context
+        rows = [(b, c) for b, r in enumerate(rs) for c, cont in enumerate(r.conts) if len(cont) > 1]
+        if rows:
+            tail = max(len(rs[b].conts[c]) - 1 for b, c in rows)
+            sel = torch.tensor([b for b, _ in rows], device=self.device)
+            cont_cache = DynamicCache([(layer[0][sel], layer[1][sel]) for layer in ctx_cache])
+            ids3 = torch.zeros((len(rows), tail), dtype=torch.long)
+            mask = torch.zeros((len(rows), plen + width + tail), dtype=torch.long)
+            pos = torch.zeros((len(rows), tail), dtype=torch.long)
+            b_idx, p_idx, want = [], [], []
+            for k, (b, c) in enumerate(rows):
+                cont, n_ctx = rs[b].conts[c], len(suffix[b])
+                ids3[k, : len(cont) - 1] = torch.tensor(cont[:-1])
+                mask[k, : plen + n_ctx] = 1  # the question's own tokens; its right padding stays masked
+                mask[k, plen + width: plen + width + len(cont) - 1] = 1
+                pos[k] = plen + n_ctx + torch.arange(tail)
+                for t in range(len(cont) - 1):
+                    b_idx.append(k)
+                    p_idx.append(t)
+                    want.append((b, c, cont[t + 1]))
+            lp, _ = self._positions_logprobs(ids3.to(self.device), b_idx, p_idx, attention_mask=mask.to(self.device),
+                                             position_ids=pos.to(self.device), use_cache=True,
+                                             **{self.cache_kwarg: cont_cache})
+            for j, (b, c, tok) in enumerate(want):
+                scores[b][c] += lp[j, tok].item()
+            self.stats.row_tokens += sum(len(rs[b].conts[c]) - 1 for b, c in rows)
+            self.stats.padded_tokens += len(rows) * tail
+        self.stats.forward_s += time.perf_counter() - t0
+        return list(zip(out_idx, scores))
 
     def _batches(self, order: list[_Row], plen: int):
         i = 0
@@ -168,51 +273,25 @@ class LoglikelihoodEngine:
         # expand() is a view; the cache's first concatenation materialises one copy per row.
         return DynamicCache([(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v in prefix_kv])
 
-    def _run_batch(self, batch: list[_Row], prefix_kv, plen: int) -> None:
-        try:
-            self._forward(batch, prefix_kv, plen)
-        except Exception as e:  # out of memory: halve the batch and retry; the result does not change
-            if not is_oom(e) or len(batch) == 1:
-                raise
-            self.stats.oom_retries += 1
-            if self.device.type == "cuda":
-                torch.cuda.empty_cache()
-            self.token_budget = max(1, self.token_budget // 2)
-            self.kv_budget = max(1, self.kv_budget // 2)
-            half = len(batch) // 2
-            self._run_batch(batch[:half], prefix_kv, plen)
-            self._run_batch(batch[half:], prefix_kv, plen)
-
-    def _forward(self, batch: list[_Row], prefix_kv, plen: int) -> None:
+    def _forward(self, batch: list[_Row], prefix_kv, plen: int, shared: bool = False) -> list:
         t0 = time.perf_counter()
         width = max(len(r.ids) for r in batch)
         ids = torch.zeros((len(batch), width), dtype=torch.long)
         for b, row in enumerate(batch):
             ids[b, : len(row.ids)] = torch.tensor(row.ids)
-        ids = ids.to(self.device)
-        kwargs = {}
-        if prefix_kv is not None:
+        kwargs = {"use_cache": prefix_kv is not None and not shared}
+        if shared:  # positions continue after the prefix, which the attention reads from prefix_attention
+            kwargs["position_ids"] = torch.arange(plen, plen + width, device=self.device).expand(len(batch), -1)
+        elif prefix_kv is not None:
             kwargs[self.cache_kwarg] = self._expanded_cache(prefix_kv, len(batch))
         # Right padding needs no attention mask: causal attention keeps real tokens from seeing the pads after them.
-        b_idx, p_idx, slots = [], [], []
-        for b, row in enumerate(batch):
-            for p in sorted(row.targets):
-                b_idx.append(b)
-                p_idx.append(p)
-                slots.append((row, p))
-        if self.trunk is not None:
-            hidden = self.trunk(input_ids=ids, use_cache=prefix_kv is not None, **kwargs).last_hidden_state
-            logits = self.head(hidden[b_idx, p_idx])
-        else:
-            logits = self.model(input_ids=ids, use_cache=prefix_kv is not None, **kwargs).logits[b_idx, p_idx]
-        logprobs = torch.log_softmax(logits.float(), dim=-1)
-        lp = logprobs.cpu()  # also waits for the device: the timing below is real
-        self.stats.forward_s += time.perf_counter() - t0
-        for j, (row, p) in enumerate(slots):
+        slots = [(b, row, p) for b, row in enumerate(batch) for p in sorted(row.targets)]
+        lp, _ = self._positions_logprobs(ids.to(self.device), [b for b, _, _ in slots], [p for _, _, p in slots],
+                                         **kwargs)
+        self.stats.forward_s += time.perf_counter() - t0  # lp is on the CPU: the device has finished
+        for j, (_, row, p) in enumerate(slots):
             for tok in row.targets[p]:
                 row.logprobs[(p, tok)] = lp[j, tok].item()
-        self.stats.forwards += 1
         self.stats.row_tokens += sum(len(r.ids) for r in batch)
         self.stats.padded_tokens += len(batch) * width
-        self.stats.head_positions += len(slots)
-
+        return []
