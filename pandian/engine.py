@@ -51,8 +51,9 @@ class EngineStats:
 
 
 def is_oom(e: BaseException) -> bool:
-    text = str(e).lower()  # CUDA: "out of memory"; the CPU allocator: "not enough memory"
-    return isinstance(e, torch.cuda.OutOfMemoryError) or "out of memory" in text or "not enough memory" in text
+    text = str(e).lower()  # CUDA: "out of memory"; the CPU allocator: "can't allocate memory" / "not enough memory"
+    return isinstance(e, torch.cuda.OutOfMemoryError) or any(
+        m in text for m in ("out of memory", "not enough memory", "can't allocate memory", "cannot allocate memory"))
 
 
 def common_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
