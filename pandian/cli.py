@@ -8,8 +8,8 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -139,7 +139,7 @@ def run_eval(model, spec, opts, db: Path, out: Optional[Path], quiet: bool = Fal
             result = run(model, spec, opts, store, on_start=on_start, on_progress=lambda n: progress.advance(task, n))
     except KeyboardInterrupt:
         err.print("[yellow]interrupted:[/] every finished batch is stored; rerun the same command to resume.")
-        raise typer.Exit(130)
+        raise typer.Exit(130) from None
     finally:
         store.close()
     if out:

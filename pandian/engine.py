@@ -265,7 +265,7 @@ class LoglikelihoodEngine:
         self.stats.forward_s += time.perf_counter() - t0
         self.stats.prefix_tokens += len(prefix)
         self.stats.forwards += 1
-        cache = getattr(out, "cache", None) or getattr(out, "past_key_values")
+        cache = getattr(out, "cache", None) or out.past_key_values
         return [(layer[0], layer[1]) for layer in cache]
 
     def _expanded_cache(self, prefix_kv, batch: int):

@@ -70,6 +70,18 @@ def _messages(system: str | None, user: str) -> dict:
     return {"messages": msgs, "max_tokens": 512, "temperature": 0}
 
 
+def _ask(judge, reqs: list[dict], record) -> int:
+    """Send the judge its prompts; record(i, verdict) each answer as it arrives (so an interrupted judging keeps
+    what it has). A failed call records nothing and is asked again by a rerun. Returns the failures."""
+    failed = 0
+    for i, result in judge.generate(reqs):
+        if result.get("error"):
+            failed += 1
+            continue
+        record(i, result["text"] or "")
+    return failed
+
+
 def _answers(store: ResultStore, run_id: str) -> dict[str, dict]:
     run = store.run(run_id)
     if run is None:
@@ -133,15 +145,12 @@ def judge_single(store: ResultStore, judge, run_id: str, spec, data_dir: Path, o
         system, prompt = _single_prompt(rec, questions[qid], prompts)
         todo.append((qid, prompt))
         reqs.append(_messages(system, prompt))
-    failed = 0
-    for i, result in judge.generate(reqs):
-        if result.get("error"):
-            failed += 1
-            continue
+    def record(i: int, verdict: str) -> None:
         qid, prompt = todo[i]
-        verdict = result["text"] or ""
         store.add_judgment(judge_id, run_id, "", qid, "single", prompt, verdict, parse_score(verdict), None)
         on_progress(1)
+
+    failed = _ask(judge, reqs, record)
     rows = store.judgments(judge_id, run_id, "")
     by_subject = defaultdict(list)
     for r in rows:
@@ -183,15 +192,12 @@ def judge_pairwise(store: ResultStore, judge, run_a: str, run_b: str, spec, data
                                      answer_b=_turns(y[qid])[0])
             todo.append((qid, order, prompt))
             reqs.append(_messages(system, prompt))
-    failed = 0
-    for i, result in judge.generate(reqs):
-        if result.get("error"):
-            failed += 1
-            continue
+    def record(i: int, verdict: str) -> None:
         qid, order, prompt = todo[i]
-        verdict = result["text"] or ""
         store.add_judgment(judge_id, run_a, run_b, qid, order, prompt, verdict, None, parse_winner(verdict))
         on_progress(1)
+
+    failed = _ask(judge, reqs, record)
     outcomes = pair_outcomes(store.judgments(judge_id, run_a, run_b))
     counts = {k: sum(1 for v in outcomes.values() if v == k) for k in ("a", "b", "tie")}
     return {"run_a": run_a, "run_b": run_b, "judge": judge.name, "judge_id": judge_id, "failed_calls": failed,

@@ -72,3 +72,14 @@ def serve_in_thread(app):
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def cli(*args) -> str:
+    """Run `pandian ARGS...` in-process; assert success; return its output."""
+    from typer.testing import CliRunner
+
+    from pandian.cli import app
+
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result.output

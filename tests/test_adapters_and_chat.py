@@ -6,15 +6,8 @@ import json
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from pandian.cli import app
-
-
-def invoke(*args):
-    r = CliRunner().invoke(app, list(map(str, args)))
-    assert r.exit_code == 0, r.output
-    return r.output
+from .conftest import cli
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +32,8 @@ def test_adapter_changes_scores_exactly_as_peft_applies_it(tiny_model_dir, lora_
 
     args = ["eval", "--model", tiny_model_dir, "--bench", "mmlu", "--data-dir", data_dir, "--subjects", "anatomy",
             "--limit", "6", "--db", tmp_path / "r.db", "--json"]
-    base = json.loads(invoke(*args))
-    tuned = json.loads(invoke(*args, "--adapter", lora_dir))
+    base = json.loads(cli(*args))
+    tuned = json.loads(cli(*args, "--adapter", lora_dir))
     assert base["run_id"] != tuned["run_id"] and tuned["model"].endswith(f"+{lora_dir}")
 
     import sqlite3
@@ -71,11 +64,11 @@ def test_adapter_changes_scores_exactly_as_peft_applies_it(tiny_model_dir, lora_
 
 def test_chat_template_multiple_choice_and_generation(tiny_model_dir, data_dir, tmp_path):
     out = tmp_path / "o"
-    res = json.loads(invoke("eval", "--model", tiny_model_dir, "--bench", "xcopa-zh", "--data-dir", data_dir,
+    res = json.loads(cli("eval", "--model", tiny_model_dir, "--bench", "xcopa-zh", "--data-dir", data_dir,
                             "--limit", "4", "--chat-template", "--system-prompt", "你是助手。", "--db", tmp_path / "r.db",
                             "--json", "--out", out))
     assert res["config"]["chat_template"] and res["config"]["system_prompt"] == "你是助手。"
-    gen = json.loads(invoke("eval", "--model", tiny_model_dir, "--bench", "xcopa-zh", "--data-dir", data_dir,
+    gen = json.loads(cli("eval", "--model", tiny_model_dir, "--bench", "xcopa-zh", "--data-dir", data_dir,
                             "--limit", "4", "--chat-template", "--scoring", "generate", "--max-tokens", "6",
                             "--db", tmp_path / "r.db", "--json"))
     assert gen["config"]["scoring"] == "generate" and gen["questions"] == 4

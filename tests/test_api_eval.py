@@ -7,11 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from pandian.cli import app
-
-from .conftest import serve_in_thread
+from .conftest import cli, serve_in_thread
 
 
 @pytest.fixture(scope="module")
@@ -36,20 +33,14 @@ def eval_args(url, data_dir, db, *extra):
             "--max-tokens", "12", *extra]
 
 
-def run(args):
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
 def test_gsm8k_end_to_end_and_resume_without_repeated_calls(server, data_dir, tmp_path, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # a loopback server needs no key
     url, calls = server
     db, out = tmp_path / "r.db", tmp_path / "out"
     start = calls["n"]
-    run(eval_args(url, data_dir, db, "--bench", "gsm8k", "--limit", "20"))
+    cli(*eval_args(url, data_dir, db, "--bench", "gsm8k", "--limit", "20"))
     assert calls["n"] - start == 20
-    text = run(eval_args(url, data_dir, db, "--bench", "gsm8k", "--limit", "50", "--out", str(out)))
+    text = cli(*eval_args(url, data_dir, db, "--bench", "gsm8k", "--limit", "50", "--out", str(out)))
     assert calls["n"] - start == 50, "the resumed run asked only for the 30 missing answers"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["questions"] == 50 and summary["failed_calls"] == []
@@ -61,14 +52,14 @@ def test_gsm8k_end_to_end_and_resume_without_repeated_calls(server, data_dir, tm
     assert all(r["gold"] and (r["correct"] == 0 or r["pred"] == r["gold"]) for r in records)
 
     before = calls["n"]
-    run(eval_args(url, data_dir, db, "--bench", "gsm8k", "--limit", "50"))
+    cli(*eval_args(url, data_dir, db, "--bench", "gsm8k", "--limit", "50"))
     assert calls["n"] == before, "a rerun makes zero calls"
 
 
 def test_multiple_choice_through_the_api_records_the_method(server, data_dir, tmp_path):
     url, calls = server
     out = tmp_path / "out"
-    run(eval_args(url, data_dir, tmp_path / "r.db", "--bench", "ceval", "--subjects", "law", "--limit", "8",
+    cli(*eval_args(url, data_dir, tmp_path / "r.db", "--bench", "ceval", "--subjects", "law", "--limit", "8",
                   "--shots", "1", "--out", str(out)))
     summary = json.loads((out / "summary.json").read_text())
     assert sum(summary["methods"].values()) == 8

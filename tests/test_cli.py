@@ -5,22 +5,12 @@ from __future__ import annotations
 import json
 import shutil
 
-from typer.testing import CliRunner
-
-from pandian.cli import app
-
-from .conftest import ROOT
-
-
-def invoke(*args):
-    result = CliRunner().invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return result.output
+from .conftest import ROOT, cli
 
 
 def test_eval_writes_summary_and_records(tiny_model_dir, data_dir, tmp_path):
     out = tmp_path / "out"
-    text = invoke("eval", "--model", str(tiny_model_dir), "--bench", "ceval", "--data-dir", str(data_dir),
+    text = cli("eval", "--model", str(tiny_model_dir), "--bench", "ceval", "--data-dir", str(data_dir),
                   "--shots", "5", "--subjects", "accountant,law", "--limit", "12", "--db", str(tmp_path / "r.db"),
                   "--out", str(out))
     assert "Overall" in text and "Other" in text and "Humanities" in text
@@ -38,7 +28,7 @@ def test_own_file_with_detected_columns(tiny_model_dir, tmp_path):
     own = tmp_path / "mine.jsonl"
     shutil.copy(ROOT / "pandian" / "samples" / "demo_mc.jsonl", own)
     out = tmp_path / "o"
-    invoke("eval", "--model", str(tiny_model_dir), "--bench", str(own), "--db", str(tmp_path / "r.db"),
+    cli("eval", "--model", str(tiny_model_dir), "--bench", str(own), "--db", str(tmp_path / "r.db"),
            "--out", str(out))
     summary = json.loads((out / "summary.json").read_text())
     assert summary["questions"] == 40
@@ -49,7 +39,7 @@ def test_own_csv_with_named_columns_and_index_answers(tiny_model_dir, tmp_path):
     own = tmp_path / "exam.csv"
     own.write_text("题号,题干,甲,乙,丙,正确\n1,一加一,1,2,3,1\n2,二加二,4,5,6,0\n3,三加三,5,6,7,1\n", encoding="utf-8")
     out = tmp_path / "o"
-    invoke("eval", "--model", str(tiny_model_dir), "--bench", str(own), "--db", str(tmp_path / "r.db"),
+    cli("eval", "--model", str(tiny_model_dir), "--bench", str(own), "--db", str(tmp_path / "r.db"),
            "--field", "question=题干", "--field", "choices=甲|乙|丙", "--field", "answer=正确", "--field", "id=题号",
            "--out", str(out))
     records = [json.loads(x) for x in (out / "records.jsonl").read_text().splitlines()]
@@ -60,19 +50,19 @@ def test_own_csv_with_named_columns_and_index_answers(tiny_model_dir, tmp_path):
 def test_rerun_computes_nothing_and_runs_lists_it(tiny_model_dir, data_dir, tmp_path):
     args = ["eval", "--model", str(tiny_model_dir), "--bench", "mmlu", "--data-dir", str(data_dir), "--shots", "1",
             "--subjects", "anatomy", "--limit", "10", "--db", str(tmp_path / "r.db")]
-    invoke(*args)
-    assert "0 computed now" in " ".join(invoke(*args).split())
-    assert "mmlu" in invoke("runs", "--db", str(tmp_path / "r.db"))
+    cli(*args)
+    assert "0 computed now" in " ".join(cli(*args).split())
+    assert "mmlu" in cli("runs", "--db", str(tmp_path / "r.db"))
 
 
 def test_benchmarks_lists_the_specs():
-    text = invoke("benchmarks")
+    text = cli("benchmarks")
     for name in ("cmmlu", "ceval", "mmlu", "medqa-mcmle", "cnmleqa", "cmexam"):
         assert name in text
 
 
 def test_demo_runs_offline(tmp_path, data_dir, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    text = " ".join(invoke("demo", "--data-dir", str(data_dir), "--db", str(tmp_path / "d.db"),
+    text = " ".join(cli("demo", "--data-dir", str(data_dir), "--db", str(tmp_path / "d.db"),
                            "--cmmlu-limit", "2").split())
     assert "scores at chance" in text and "CMMLU" in text and "China specific" in text and "Overall" in text

@@ -47,8 +47,8 @@ def test_batch_size_does_not_change_results(tiny_model, data_dir, tmp_path):
 
 def test_engine_matches_an_independent_full_forward(tiny_model, data_dir, tmp_path):
     """Reference computed here without the engine: one forward per question over its whole prompt."""
-    from pandian.prompts import render
     from pandian.data import load_split
+    from pandian.prompts import render
 
     spec = load_spec("cmmlu")
     fast = run(tiny_model, data_dir, tmp_path / "a.db")

@@ -10,12 +10,10 @@ import time
 
 import pytest
 from fastapi import FastAPI
-from typer.testing import CliRunner
 
-from pandian.cli import app
 from pandian.judge import bradley_terry, parse_score, parse_winner
 
-from .conftest import serve_in_thread
+from .conftest import cli, serve_in_thread
 
 
 def scripted_judge():
@@ -49,14 +47,8 @@ def judge_server():
         yield f"{url}/v1", api
 
 
-def invoke(*args):
-    r = CliRunner().invoke(app, list(args))
-    assert r.exit_code == 0, r.output
-    return r.output
-
-
 def answers_run(model_dir, data_dir, db, max_tokens, bench="alignbench", limit="2"):
-    out = invoke("eval", "--model", str(model_dir), "--bench", bench, "--data-dir", str(data_dir), "--db", str(db),
+    out = cli("eval", "--model", str(model_dir), "--bench", bench, "--data-dir", str(data_dir), "--db", str(db),
                  "--limit", limit, "--max-tokens", str(max_tokens), "--chat-template", "--json")
     return json.loads(out)["run_id"]
 
@@ -82,7 +74,7 @@ def test_grade_and_pairwise_alignbench(judge_server, tiny_model_dir, data_dir, t
     long = answers_run(tiny_model_dir, data_dir, db, 24)
     assert short != long
 
-    res = json.loads(invoke("judge", "grade", short, "--judge", "openai:content", "--base-url", url,
+    res = json.loads(cli("judge", "grade", short, "--judge", "openai:content", "--base-url", url,
                             "--data-dir", str(data_dir), "--db", str(db), "--json"))
     assert res["judged"] == 16 and res["unparsed"] == 0 and len(res["subjects"]) == 8
     assert 1 <= res["mean"]["mean"] <= 10
@@ -91,18 +83,18 @@ def test_grade_and_pairwise_alignbench(judge_server, tiny_model_dir, data_dir, t
     rows = sqlite3.connect(db).execute("SELECT prompt, verdict, score FROM judgments").fetchall()
     assert len(rows) == 16 and all("[标准答案]" in p and "评分" in v and s for p, v, s in rows)
     calls = api.state.calls
-    invoke("judge", "grade", short, "--judge", "openai:content", "--base-url", url, "--data-dir", str(data_dir),
+    cli("judge", "grade", short, "--judge", "openai:content", "--base-url", url, "--data-dir", str(data_dir),
            "--db", str(db))
     assert api.state.calls == calls, "judging resumes: no repeated calls"
 
-    fair = json.loads(invoke("judge", "pairwise", short, long, "--judge", "openai:content", "--base-url", url,
+    fair = json.loads(cli("judge", "pairwise", short, long, "--judge", "openai:content", "--base-url", url,
                              "--data-dir", str(data_dir), "--db", str(db), "--json"))
     pair = fair["pairs"][0]
     assert pair["questions"] == 16 and pair["b"] > pair["a"]  # the longer answers win in both orders
     names = list(fair["ratings"])
     assert names[0].endswith(long[:6]) and fair["ratings"][names[0]]["rating"] > fair["ratings"][names[1]]["rating"]
 
-    biased = json.loads(invoke("judge", "pairwise", short, long, "--judge", "openai:biased", "--base-url", url,
+    biased = json.loads(cli("judge", "pairwise", short, long, "--judge", "openai:biased", "--base-url", url,
                                "--data-dir", str(data_dir), "--db", str(db), "--json"))
     assert biased["pairs"][0]["tie"] == 16, "a judge that always picks position A only produces ties"
 
@@ -111,7 +103,7 @@ def test_mt_bench_two_turns_graded_with_fastchat_prompts(judge_server, tiny_mode
     url, _ = judge_server
     db = tmp_path / "r.db"
     run = answers_run(tiny_model_dir, data_dir, db, 6, bench="mt-bench", limit="1")
-    out = json.loads(invoke("judge", "grade", run, "--judge", "openai:content", "--base-url", url,
+    out = json.loads(cli("judge", "grade", run, "--judge", "openai:content", "--base-url", url,
                             "--data-dir", str(data_dir), "--db", str(db), "--json"))
     assert out["judged"] == 8
     import sqlite3

@@ -9,21 +9,14 @@ import os
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from pandian.cli import app
+from .conftest import cli
 
 llama_cpp = pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install "
                                                      "'pandian[llamacpp]', a ~13-minute source build)")
 LLAMA_CPP_DIR = Path(os.environ.get("LLAMA_CPP_DIR", ""))
 if not (LLAMA_CPP_DIR / "convert_hf_to_gguf.py").exists():
     pytest.skip("set LLAMA_CPP_DIR to a llama.cpp source tree to convert models to GGUF", allow_module_level=True)
-
-
-def invoke(*args):
-    r = CliRunner().invoke(app, list(map(str, args)))
-    assert r.exit_code == 0, r.output
-    return r.output
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +30,12 @@ def ggufs(tmp_path_factory, data_dir):
     out = {"hf": hf}
     for kind in ("f32", "q8_0", "q4_k_m"):
         out[kind] = root / f"tiny-{kind}.gguf"
-        invoke("gguf", hf, "--out", out[kind], "--type", kind, "--pretokenizer", "qwen2")
+        cli("gguf", hf, "--out", out[kind], "--type", kind, "--pretokenizer", "qwen2")
     return out
 
 
 def eval_json(model, data_dir, db):
-    out = invoke("eval", "--model", model, "--bench", "cmmlu", "--data-dir", data_dir, "--shots", "5",
+    out = cli("eval", "--model", model, "--bench", "cmmlu", "--data-dir", data_dir, "--shots", "5",
                  "--subjects", "agronomy,anatomy", "--limit", "15", "--prompt-format", "lm-eval", "--db", db, "--json")
     return json.loads(out)
 
@@ -70,10 +63,10 @@ def test_gguf_f32_matches_transformers(ggufs, data_dir, tmp_path):
 def test_quantized_ggufs_compare_and_generate(ggufs, data_dir, tmp_path):
     db = tmp_path / "r.db"
     runs = [eval_json(ggufs[k], data_dir, db)["run_id"] for k in ("f32", "q8_0", "q4_k_m")]
-    cmp = json.loads(invoke("compare", *runs, "--db", db, "--json"))
+    cmp = json.loads(cli("compare", *runs, "--db", db, "--json"))
     labels = [v["label"] for v in cmp["variants"]]
     assert "gguf-q8_0" in labels[1] and "gguf-q4_k_m" in labels[2]
     assert cmp["variants"][2]["mean_kl"] > cmp["variants"][1]["mean_kl"] > 0  # coarser weights move answers more
-    out = json.loads(invoke("eval", "--model", ggufs["q4_k_m"], "--bench", "gsm8k", "--data-dir", data_dir,
+    out = json.loads(cli("eval", "--model", ggufs["q4_k_m"], "--bench", "gsm8k", "--data-dir", data_dir,
                             "--limit", "2", "--max-tokens", "8", "--db", db, "--json"))
     assert out["questions"] == 2 and out["resources"]["decode"]["ttft_s_p50"] > 0

@@ -18,10 +18,17 @@ from pathlib import Path
 
 import pytest
 
-from pandian.backends.openai_api import (PRESETS, APIConfigError, OpenAIBackend, choice_logprobs, resolve_ref,
-                                         retry_after_seconds)
+from pandian.backends.openai_api import (
+    PRESETS,
+    APIConfigError,
+    OpenAIBackend,
+    choice_logprobs,
+    resolve_ref,
+    retry_after_seconds,
+)
 
 from .conftest import ROOT, serve_in_thread
+
 KEY = "sk-pandian-test-5ecret-KEY-0123456789"
 SERVER_KEY = "local-server-key"
 

@@ -206,9 +206,8 @@ def quantization_config(quant: str | None, dtype: torch.dtype):
     if quant not in QUANT:
         raise ModelLoadError(f"unknown --quant '{quant}': use int8 or int4 (bitsandbytes)")
     try:
-        from transformers import BitsAndBytesConfig
-
         import bitsandbytes  # noqa: F401
+        from transformers import BitsAndBytesConfig
     except ImportError:
         raise ModelLoadError("--quant needs bitsandbytes: pip install 'pandian[quant]'") from None
     return BitsAndBytesConfig(**QUANT[quant](dtype))
