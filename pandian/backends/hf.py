@@ -115,13 +115,15 @@ class HFModel:
             idx = [i for i, t in enumerate(texts) if (not (bos and t.startswith(bos))) == special]
             if not idx:
                 continue
-            batch = [texts[i] for i in idx]
-            if backend is not None:
-                ids = [e.ids for e in backend.encode_batch(batch, add_special_tokens=special)]
-            else:
-                ids = self.tokenizer(batch, add_special_tokens=special)["input_ids"]
-            for i, x in zip(idx, ids):
-                out[i] = x
+            for start in range(0, len(idx), 1024):  # chunks: the tokenizer's Encoding objects are large
+                chunk = idx[start:start + 1024]
+                batch = [texts[i] for i in chunk]
+                if backend is not None:
+                    ids = [e.ids for e in backend.encode_batch(batch, add_special_tokens=special)]
+                else:
+                    ids = self.tokenizer(batch, add_special_tokens=special)["input_ids"]
+                for i, x in zip(chunk, ids):
+                    out[i] = x
         return out
 
     def encode(self, contexts: list[str], continuations: list[tuple[str, ...]],
