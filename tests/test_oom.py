@@ -16,7 +16,8 @@ from pandian.backends.hf import load_hf_model
 from pandian.engine import LoglikelihoodEngine, Request
 m = load_hf_model(sys.argv[1], device="cpu")
 g = torch.Generator().manual_seed(0)
-reqs = [Request(tuple(torch.randint(10, 4000, (1400,), generator=g).tolist()), ((5,), (6,)), 0)
+V = m.model.config.vocab_size  # the tokenizer trained without the benchmark data has a small vocabulary
+reqs = [Request(tuple(torch.randint(10, V, (1400,), generator=g).tolist()), ((5,), (6,)), 0)
         for i in range(48)]
 def run(budget):
     e = LoglikelihoodEngine(m.model, token_budget=budget, kv_budget=10**9, max_batch=10**6, reuse_prefix=False)
