@@ -24,6 +24,7 @@ def need_data(*parts: str) -> Path:
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
+    need_data("cmmlu", "data")  # an empty or unrelated folder skips too
     return need_data()
 
 
