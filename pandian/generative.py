@@ -10,31 +10,25 @@ from __future__ import annotations
 
 import statistics
 import time
-from itertools import islice
 
-from .data import Question, load_split
+from .data import Question
 from .extract import extract_choice, extract_number, numbers_equal, strip_reasoning
 from .prompts import prompt_hash, render
 from .resources import fingerprint, memory_snapshot
-from .runner import EvalOptions, EvalResult, build_summary, library_versions, run_identity, select
-from .spec import BenchmarkSpec, SpecError
+from .runner import EvalOptions, EvalResult, build_summary, library_versions, load_inputs, run_identity
+from .spec import BenchmarkSpec
 from .store import ResultStore
 
 COMMIT_EVERY = 16  # records per transaction: small enough that a crash loses little
 
 
-def _requests(spec: BenchmarkSpec, opts: EvalOptions, questions: list[Question], pool: list[Question],
+def _requests(spec: BenchmarkSpec, opts: EvalOptions, questions: list[Question], shots,
               chat: bool) -> tuple[list[dict], list[str]]:
     fmt = spec.prompts[opts.prompt_format or spec.default_prompt]
-    by_subject: dict[str, list[Question]] = {}
-    for s in pool:
-        by_subject.setdefault(s.subject if spec.splits.fewshot_per_subject else "", []).append(s)
     shot_cache: dict = {}
     requests, hashes = [], []
     for q in questions:
-        candidates = by_subject.get(q.subject if spec.splits.fewshot_per_subject else "", [])
-        shots = list(islice((s for s in candidates if s.origin != q.origin), opts.shots))
-        text = render(spec, fmt, q, shots, "letter", shot_cache).text()
+        text = render(spec, fmt, q, shots(q), "letter", shot_cache).text()
         req: dict = {"max_tokens": opts.max_tokens or spec.generation.max_tokens, "temperature": opts.temperature,
                      "top_p": opts.top_p, "seed": opts.seed}
         if chat:
@@ -88,23 +82,20 @@ def score(spec: BenchmarkSpec, q: Question, result: dict, api_scores) -> dict:
 def evaluate_generative(backend, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore,
                         on_start=lambda total, todo: None, on_progress=lambda n: None) -> EvalResult:
     split = opts.split or spec.splits.eval
-    if opts.shots and not spec.splits.fewshot:
-        raise SpecError(f"{spec.name} has no few-shot split; use --shots 0")
-    loaded = load_split(spec, opts.data_dir, split, opts.subjects)
-    questions = select(loaded.questions, opts.limit)
-    pool = load_split(spec, opts.data_dir, spec.splits.fewshot, opts.subjects).questions if opts.shots else []
+    inputs = load_inputs(spec, opts, split)
+    loaded, questions = inputs.loaded, inputs.questions
     chat = (opts.api and opts.api_chat) or opts.chat_template
     gen = {"max_tokens": opts.max_tokens or spec.generation.max_tokens, "temperature": opts.temperature,
            "top_p": opts.top_p, "seed": opts.seed, "stop": None if chat else spec.generation.stop,
            "messages": chat}
     run_id, ident = run_identity(spec, backend.identity(), opts, split, opts.prompt_format or
-                                 spec.default_prompt, _data_fp(loaded), getattr(backend, "max_length", None),
+                                 spec.default_prompt, inputs.data_fp, getattr(backend, "max_length", None),
                                  None, generation=gen)
     store.ensure_run(run_id, backend.name, spec.name, {**ident, "model": backend.name}, library_versions())
     done = store.done_qids(run_id)
     todo = [q for q in questions if q.qid not in done]
     on_start(len(questions), len(todo))
-    requests, hashes = _requests(spec, opts, todo, pool, chat)
+    requests, hashes = _requests(spec, opts, todo, inputs.shots, chat)
 
     started, t0 = time.time(), time.perf_counter()
     computed, failed, pending, timings = 0, [], [], []
@@ -180,12 +171,6 @@ def _conversations(backend, requests: list[dict], questions: list[Question]):
             last[i] = result
     for i in convo:
         yield i, {**last[i], "text": answers[i][0], "turns": answers[i]}
-
-
-def _data_fp(loaded) -> str:
-    from .data import fingerprint_files
-
-    return fingerprint_files(loaded.files) if loaded.files else "hub"
 
 
 def latency_profile(timings: list[dict]) -> dict | None:

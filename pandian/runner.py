@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Literal
 
 from . import __version__
-from .data import Question, fingerprint_files, load_split, split_files, subjects_of
+from .data import Question, Split, fingerprint_files, load_split, split_files, subjects_of
 from .engine import Request
 from .metrics import summarize
 from .prompts import Prompt, prompt_hash, render
@@ -131,6 +131,42 @@ def _tokenize(model, prompts: list[Prompt], k: int, rule: str, chat: Callable[[s
     return [done[i] for i in range(len(prompts))]
 
 
+@dataclass
+class Inputs:
+    loaded: Split
+    questions: list[Question]  # the selected questions, validated
+    data_fp: str
+    shots: Callable[[Question], list[Question]]  # the question's k few-shot examples
+
+
+def load_inputs(spec: BenchmarkSpec, opts: EvalOptions, split: str) -> Inputs:
+    """Everything a run reads, validated before anything is written. The data fingerprint covers every file of the
+    evaluated and few-shot splits (all subjects), so that choosing subjects never changes a run's identity."""
+    if opts.shots and not spec.splits.fewshot:
+        raise SpecError(f"{spec.name} has no few-shot split; use --shots 0")
+    loaded = load_split(spec, opts.data_dir, split, opts.subjects)
+    pool: dict[str, list[Question]] = {}
+    if opts.shots:
+        for s in load_split(spec, opts.data_dir, spec.splits.fewshot, opts.subjects).questions:
+            pool.setdefault(s.subject if spec.splits.fewshot_per_subject else "", []).append(s)
+
+    def shots(q: Question) -> list[Question]:
+        """The first k examples (fixed order) of the question's subject, or of the whole few-shot split."""
+        if not opts.shots:
+            return []
+        candidates = pool.get(q.subject if spec.splits.fewshot_per_subject else "", [])
+        chosen = list(islice((s for s in candidates if s.origin != q.origin), opts.shots))
+        if len(chosen) < opts.shots:
+            raise SpecError(f"{spec.name}: subject '{q.subject}' has {len(chosen)} few-shot examples in "
+                            f"'{spec.splits.fewshot}', fewer than --shots {opts.shots}")
+        return chosen
+
+    files = [p for sp in {split, spec.splits.fewshot} - {None}
+             for _, p in split_files(spec, opts.data_dir, sp, subjects_of(spec))]
+    data_fp = fingerprint_files([p for p in files if p.exists()]) if loaded.files else "hub"
+    return Inputs(loaded, select(loaded.questions, opts.limit), data_fp, shots)
+
+
 def evaluate(model, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore,
              on_start: Callable[[int, int], None] = lambda total, todo: None,
              on_progress: Callable[[int], None] = lambda n: None) -> EvalResult:
@@ -139,25 +175,11 @@ def evaluate(model, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore,
     if fmt_name not in spec.prompts:
         raise SpecError(f"{spec.name}: no prompt format '{fmt_name}'; it has {', '.join(spec.prompts)}")
     fmt = spec.prompts[fmt_name]
-    if opts.shots and not spec.splits.fewshot:
-        raise SpecError(f"{spec.name} has no few-shot split; use --shots 0")
-
-    # 1. every question validated before anything is written
-    loaded = load_split(spec, opts.data_dir, split, opts.subjects)
-    questions = select(loaded.questions, opts.limit)
-    pool = load_split(spec, opts.data_dir, spec.splits.fewshot, opts.subjects).questions if opts.shots else []
-    if opts.shots:
-        by_subject: dict[str, list[Question]] = {}
-        for s in pool:
-            by_subject.setdefault(s.subject if spec.splits.fewshot_per_subject else "", []).append(s)
-
-    all_files = []
-    for sp in {split, spec.splits.fewshot} - {None}:
-        all_files += [p for _, p in split_files(spec, opts.data_dir, sp, subjects_of(spec))]
-    data_fp = fingerprint_files([p for p in all_files if p.exists()]) if loaded.files else "hub"
+    inputs = load_inputs(spec, opts, split)
+    loaded, questions = inputs.loaded, inputs.questions
 
     chat_template = model.tokenizer.chat_template if opts.chat_template else None
-    run_id, ident = run_identity(spec, model.identity(), opts, split, fmt_name, data_fp, model.max_length,
+    run_id, ident = run_identity(spec, model.identity(), opts, split, fmt_name, inputs.data_fp, model.max_length,
                                  chat_template)
     store.ensure_run(run_id, model.name, spec.name, {**ident, "model": model.name}, library_versions())
     done = store.done_qids(run_id)
@@ -168,14 +190,7 @@ def evaluate(model, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore,
     chat = (lambda text: model.apply_chat(text, opts.system_prompt)) if opts.chat_template else None
     prompts, shot_cache = [], {}
     for q in todo:
-        shots = []
-        if opts.shots:
-            candidates = by_subject.get(q.subject if spec.splits.fewshot_per_subject else "", [])
-            shots = list(islice((s for s in candidates if s.origin != q.origin), opts.shots))
-            if len(shots) < opts.shots:
-                raise SpecError(f"{spec.name}: subject '{q.subject}' has {len(shots)} few-shot examples in "
-                                f"'{spec.splits.fewshot}', fewer than --shots {opts.shots}")
-        prompts.append(render(spec, fmt, q, shots, opts.scoring, shot_cache))
+        prompts.append(render(spec, fmt, q, inputs.shots(q), opts.scoring, shot_cache))
     requests, meta = [], []
     for q, prompt, (ctx, cont_ids, n_shots, cut, phash) in zip(
             todo, prompts, _tokenize(model, prompts, opts.shots, fmt.tokenization, chat)):
