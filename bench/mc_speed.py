@@ -32,10 +32,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pandian.backends.hf import load_hf_model  # noqa: E402
-from pandian.runner import EvalOptions, evaluate  # noqa: E402
-from pandian.spec import load_spec  # noqa: E402
+from pandian.app.lifecycle import EvalOptions, evaluate  # noqa: E402
+from pandian.core.spec import load_spec  # noqa: E402
 from pandian.store import ResultStore  # noqa: E402
-from pandian.tiny import BENCH_SHAPE, TinyShape, build_tiny_model  # noqa: E402
+from pandian.backends.tiny import BENCH_SHAPE, TinyShape, build_tiny_model  # noqa: E402
 
 QWEN2_7B = TinyShape(vocab_size=8192, hidden_size=3584, num_layers=28, num_heads=28, num_kv_heads=4,
                      intermediate_size=18944, max_positions=32768)
@@ -103,7 +103,7 @@ def body_params(model) -> tuple[int, int]:
 
 def unique_tokens(requests: list) -> int:
     """Tokens that must go through the decoder: each subject's shared prefix once, then each question's rest."""
-    from pandian.engine import common_prefix_len
+    from pandian.backends.engine import common_prefix_len
 
     by_group: dict = {}
     for r in requests:
@@ -122,7 +122,7 @@ def attention_flops(requests: list, cfg, unique: bool) -> float:
     by_group: dict = {}
     for r in requests:
         by_group.setdefault(r["subject"], []).append(r["ids"])
-    from pandian.engine import common_prefix_len
+    from pandian.backends.engine import common_prefix_len
 
     for ids in by_group.values():
         p = common_prefix_len(ids) if unique else 0
@@ -212,15 +212,15 @@ def main():
                     k += len(r["continuations"])
                     theirs[(r["subject"], r["doc_id"])] = max(range(len(lls)), key=lambda i: lls[i])
     for rec in records:
-        subject, idx = rec["qid"].split("/")
-        ours[(subject, int(idx))] = rec["pred"]
+        subject, idx = rec.qid.split("/")
+        ours[(subject, int(idx))] = rec.pred
     engine = {}
     for sess in store.sessions(store.runs()[0]["run_id"]):  # one run: the chunks extend it
         for k, v in sess["stats"]["engine"].items():
             engine[k] = engine.get(k, 0) + v
     result["pandian"] = {"wall_s": round(t_pandian, 2), "q_per_s": round(n_q / t_pandian, 1),
                          "floor_fraction": round(floor_flop / rate / t_pandian, 3),
-                         "acc": sum(r["correct"] for r in records) / n_q, "engine": engine}
+                         "acc": sum(r.correct for r in records) / n_q, "engine": engine}
     if lm is not None:
         gold = {(r["subject"], r["doc_id"]): r["target"] for r in requests}
         result["lmeval"] = {"batch_size": bs, "wall_s": round(t_lm, 2), "q_per_s": round(n_q / t_lm, 1),

@@ -1,3 +1,3 @@
-from .cli import app
+from pandian.cli import app
 
 app()

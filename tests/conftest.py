@@ -37,7 +37,7 @@ def _isolated_home(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A 2-layer random-init Qwen2 with a BPE tokenizer trained on CMMLU's text (or the demo sample)."""
-    from pandian.tiny import TinyShape, build_tiny_model
+    from pandian.backends.tiny import TinyShape, build_tiny_model
 
     texts = [(ROOT / "pandian" / "samples" / "demo_mc.jsonl").read_text(encoding="utf-8")]
     cmmlu = DATA_DIR / "cmmlu" / "data"

@@ -28,7 +28,7 @@ TEMPLATE = {
 
 def write_cmmlu_tasks(data_dir: Path, subjects: list[str], out: Path) -> list[str]:
     """Write one lm-eval task per subject under `out`; return the task names."""
-    from pandian.spec import load_spec
+    from pandian.core.spec import load_spec
 
     spec = load_spec("cmmlu")
     out.mkdir(parents=True, exist_ok=True)

@@ -44,15 +44,15 @@ def test_adapter_changes_scores_exactly_as_peft_applies_it(tiny_model_dir, lora_
     assert max(abs(a - b) for a, b in zip(lp[base["run_id"]], lp[tuned["run_id"]])) > 1e-3
     # the adapter applied on the fly by peft (unmerged) gives the same log-probs as pandian's merged model
     from pandian.backends.hf import load_hf_model
-    from pandian.data import load_split
-    from pandian.prompts import render
-    from pandian.spec import load_spec
+    from pandian.core.data import load_split
+    from pandian.core.prompts import render
+    from pandian.core.spec import load_spec
 
     spec = load_spec("mmlu")
     q = load_split(spec, data_dir, "test", ["anatomy"]).questions[0]
     p = render(spec, spec.prompts["native"], q, [])
     tok_model = load_hf_model(str(tiny_model_dir), device="cpu")
-    (ctx, conts), = tok_model.encode([p.text()], [p.continuations], "separate")
+    (ctx, conts), = tok_model.tokenize([p.text()], [p.continuations], "separate")
     peft_model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir), lora_dir).eval()
     ref = []
     for c in conts:  # a continuation may be more than one token: sum them

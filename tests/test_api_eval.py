@@ -13,7 +13,7 @@ from .conftest import cli, serve_in_thread
 
 @pytest.fixture(scope="module")
 def server(tiny_model_dir):
-    from pandian.serve import create_app
+    from pandian.app.serve import create_app
 
     api = create_app(str(tiny_model_dir), device="cpu", served_name="tiny")
     calls = {"n": 0}
@@ -48,7 +48,7 @@ def test_gsm8k_end_to_end_and_resume_without_repeated_calls(server, data_dir, tm
     assert 0 <= summary["extraction_failure_rate"] <= 1
     assert "calls" in text and "extracted" in " ".join(text.split())
     records = [json.loads(x) for x in (out / "records.jsonl").read_text().splitlines()]
-    assert len(records) == 50 and all(r["extra"]["response"] is not None for r in records)
+    assert len(records) == 50 and all(r["response"] is not None for r in records)
     assert all(r["gold"] and (r["correct"] == 0 or r["pred"] == r["gold"]) for r in records)
 
     before = calls["n"]
@@ -64,5 +64,5 @@ def test_multiple_choice_through_the_api_records_the_method(server, data_dir, tm
     summary = json.loads((out / "summary.json").read_text())
     assert sum(summary["methods"].values()) == 8
     for r in (json.loads(x) for x in (out / "records.jsonl").read_text().splitlines()):
-        assert r["extra"]["method"] in ("logprobs", "generate")
-        assert (len(r["logprobs"]) == 4) == (r["extra"]["method"] == "logprobs")
+        assert r["method"] in ("logprobs", "generate")
+        assert (len(r["logprobs"]) == 4) == (r["method"] == "logprobs")

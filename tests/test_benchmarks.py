@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from pandian.data import load_split
-from pandian.spec import BUILTIN_DIR, SpecError, builtin_names, load_spec
+from pandian.core.data import load_split
+from pandian.core.spec import BUILTIN_DIR, SpecError, builtin_names, load_spec
 
 from .conftest import need_data
 

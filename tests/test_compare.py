@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from pandian.backends.hf import load_hf_model
 from pandian.cli import app
-from pandian.compare import mcnemar_exact, mean_kl, paired_diff_ci, pareto
-from pandian.runner import EvalOptions, evaluate
-from pandian.spec import load_spec
+from pandian.core.stats import mcnemar_exact, mean_kl, paired_diff_ci, pareto
+from pandian.app.lifecycle import EvalOptions, evaluate
+from pandian.core.spec import load_spec
 from pandian.store import ResultStore
 
 
@@ -63,7 +63,7 @@ def test_fp32_int8_int4_end_to_end(tiny_model_dir, data_dir, tmp_path):
         model = load_hf_model(str(tiny_model_dir), device="cpu", quant=quant)
         res = evaluate(model, load_spec("cmmlu"), opts, store)
         ids.append(res.run_id)
-        recs.append({r["qid"]: r for r in res.records})
+        recs.append({r.qid: r for r in res.records})
         assert res.summary["resources"]["weights_gb"] > 0 and res.summary["questions"] == 60
     assert len(set(ids)) == 3  # the variant is part of the run's identity
 
@@ -72,8 +72,8 @@ def test_fp32_int8_int4_end_to_end(tiny_model_dir, data_dir, tmp_path):
     cmp = json.loads(out.output)
     assert [v["label"].split("[")[1] for v in cmp["variants"]] == ["float32]", "int8]", "int4]"]
     for v, r in zip(cmp["variants"][1:], recs[1:]):
-        assert set(v["right_to_wrong"]) == {q for q in r if recs[0][q]["correct"] and not r[q]["correct"]}
-        assert set(v["wrong_to_right"]) == {q for q in r if r[q]["correct"] and not recs[0][q]["correct"]}
+        assert set(v["right_to_wrong"]) == {q for q in r if recs[0][q].correct and not r[q].correct}
+        assert set(v["wrong_to_right"]) == {q for q in r if r[q].correct and not recs[0][q].correct}
         assert v["weights_gb"] < cmp["variants"][0]["weights_gb"]
         assert v["mean_kl"] >= 0 and "Other" in v["categories"]
     text = CliRunner().invoke(app, ["compare", *ids, "--db", str(db)]).output

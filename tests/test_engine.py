@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from pandian.runner import EvalOptions, evaluate
-from pandian.spec import load_spec
+from pandian.app.lifecycle import EvalOptions, evaluate
+from pandian.core.spec import load_spec
 from pandian.store import ResultStore
 
 SUBJECTS = ["agronomy", "college_law", "elementary_mathematics"]
@@ -14,14 +14,14 @@ SUBJECTS = ["agronomy", "college_law", "elementary_mathematics"]
 
 def run(model, data_dir, db, **kw):
     opts = EvalOptions(data_dir=data_dir, shots=5, subjects=SUBJECTS, limit=25, prompt_format="lm-eval", **kw)
-    return {r["qid"]: r for r in evaluate(model, load_spec("cmmlu"), opts, ResultStore(db)).records}
+    return {r.qid: r for r in evaluate(model, load_spec("cmmlu"), opts, ResultStore(db)).records}
 
 
 def assert_same(a, b, tol=1e-4):
     assert a.keys() == b.keys() and len(a) == 75
     for qid in a:
-        assert a[qid]["pred"] == b[qid]["pred"], qid
-        assert max(abs(x - y) for x, y in zip(a[qid]["logprobs"], b[qid]["logprobs"])) < tol, qid
+        assert a[qid].pred == b[qid].pred, qid
+        assert max(abs(x - y) for x, y in zip(a[qid].logprobs, b[qid].logprobs)) < tol, qid
 
 
 def reference_logprobs(model, ctx, conts):
@@ -47,8 +47,8 @@ def test_batch_size_does_not_change_results(tiny_model, data_dir, tmp_path):
 
 def test_engine_matches_an_independent_full_forward(tiny_model, data_dir, tmp_path):
     """Reference computed here without the engine: one forward per question over its whole prompt."""
-    from pandian.data import load_split
-    from pandian.prompts import render
+    from pandian.core.data import load_split
+    from pandian.core.prompts import render
 
     spec = load_spec("cmmlu")
     fast = run(tiny_model, data_dir, tmp_path / "a.db")
@@ -61,17 +61,17 @@ def test_engine_matches_an_independent_full_forward(tiny_model, data_dir, tmp_pa
         if q.qid not in fast:
             continue
         p = render(spec, spec.prompts["lm-eval"], q, pool[q.subject][:5])
-        (ctx, conts), = tiny_model.encode([p.text()], [p.continuations], "lm-eval")
+        (ctx, conts), = tiny_model.tokenize([p.text()], [p.continuations], "lm-eval")
         ref = reference_logprobs(tiny_model, ctx, conts)
-        assert max(abs(x - y) for x, y in zip(ref, fast[q.qid]["logprobs"])) < 1e-4
+        assert max(abs(x - y) for x, y in zip(ref, fast[q.qid].logprobs)) < 1e-4
         checked += 1
     assert checked >= 8
 
 
 def test_choice_text_scoring_matches_full_forward(tiny_model, data_dir, tmp_path):
     """Multi-token continuations (each choice's text): summed log-probs equal a full forward per choice."""
-    from pandian.data import load_split
-    from pandian.prompts import render
+    from pandian.core.data import load_split
+    from pandian.core.prompts import render
 
     spec = load_spec("cmmlu")
     opts = EvalOptions(data_dir=data_dir, shots=2, subjects=["agronomy"], limit=6, prompt_format="lm-eval",
@@ -79,10 +79,10 @@ def test_choice_text_scoring_matches_full_forward(tiny_model, data_dir, tmp_path
     res = evaluate(tiny_model, spec, opts, ResultStore(tmp_path / "c.db"))
     assert "accuracy_norm" in res.summary
     pool = load_split(spec, data_dir, "dev", ["agronomy"]).questions[:2]
-    recs = {r["qid"]: r for r in res.records}
+    recs = {r.qid: r for r in res.records}
     for q in load_split(spec, data_dir, "test", ["agronomy"]).questions[:6]:
         p = render(spec, spec.prompts["lm-eval"], q, pool, scoring="choice")
-        (ctx, conts), = tiny_model.encode([p.text()], [p.continuations], "lm-eval")
+        (ctx, conts), = tiny_model.tokenize([p.text()], [p.continuations], "lm-eval")
         ref = reference_logprobs(tiny_model, ctx, conts)
         assert len(max(conts, key=len)) > 1
-        assert max(abs(x - y) for x, y in zip(ref, recs[q.qid]["logprobs"])) < 1e-4
+        assert max(abs(x - y) for x, y in zip(ref, recs[q.qid].logprobs)) < 1e-4

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pandian.extract import extract_choice, extract_number, numbers_equal, strip_reasoning
+from pandian.core.extract import extract_choice, extract_number, numbers_equal, strip_reasoning
 
 CORPUS = Path(__file__).parent / "data" / "extraction_cases.jsonl"
 CASES = [

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from pandian.fit import GIB, estimate, fit_report, fits, load_config, parse_gpu, read_arch
+from pandian.core.fit import GIB, estimate, fit_report, fits, load_config, parse_gpu, read_arch
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "tests" / "fixtures" / "configs"
@@ -332,7 +332,7 @@ def measure(model_dir: str, quant: str, logits: list[str]) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory) -> Path:
-    from pandian.tiny import TinyShape, build_tiny_model
+    from pandian.backends.tiny import TinyShape, build_tiny_model
 
     # Random "words" of CJK characters so that the byte-level BPE reaches the full 8192-token vocabulary: with
     # all logits kept, batch x context x vocab is the largest temporary, and the test should see it.

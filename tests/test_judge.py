@@ -11,7 +11,7 @@ import time
 import pytest
 from fastapi import FastAPI
 
-from pandian.judge import bradley_terry, parse_score, parse_winner
+from pandian.app.judge import bradley_terry, parse_score, parse_winner
 
 from .conftest import cli, serve_in_thread
 
@@ -109,7 +109,7 @@ def test_mt_bench_two_turns_graded_with_fastchat_prompts(judge_server, tiny_mode
     import sqlite3
 
     con = sqlite3.connect(db)
-    recs = [json.loads(e) for (e,) in con.execute("SELECT extra FROM records")]
-    assert all(len(r["turns"]) == 2 for r in recs)
+    turns = [json.loads(e) for (e,) in con.execute("SELECT turns FROM records")]
+    assert len(turns) == 8 and all(len(t) == 2 for t in turns)
     prompts = [p for (p,) in con.execute("SELECT prompt FROM judgments")]
     assert all("<|The Start of Assistant A's Conversation with User|>" in p for p in prompts)

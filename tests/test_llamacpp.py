@@ -21,7 +21,7 @@ if not (LLAMA_CPP_DIR / "convert_hf_to_gguf.py").exists():
 
 @pytest.fixture(scope="module")
 def ggufs(tmp_path_factory, data_dir):
-    from pandian.tiny import TinyShape, build_tiny_model
+    from pandian.backends.tiny import TinyShape, build_tiny_model
 
     texts = [p.read_text(encoding="utf-8") for p in sorted((data_dir / "cmmlu" / "data" / "dev").glob("*.csv"))]
     # hidden 256: llama.cpp's k-quants need rows divisible by 256

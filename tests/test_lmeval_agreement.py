@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from pandian.runner import EvalOptions, evaluate
-from pandian.spec import load_spec
+from pandian.app.lifecycle import EvalOptions, evaluate
+from pandian.core.spec import load_spec
 from pandian.store import ResultStore
 
 from .lmeval_tasks import lmeval_predictions, write_cmmlu_tasks
@@ -32,8 +32,8 @@ def test_letters_and_accuracy_agree_with_lm_eval(tiny_model, tiny_model_dir, dat
 
     ours = {}
     for r in res.records:
-        subject, idx = r["qid"].split("/")
-        ours[(subject, int(idx))] = "ABCD".index(r["pred"])
+        subject, idx = r.qid.split("/")
+        ours[(subject, int(idx))] = "ABCD".index(r.pred)
     assert ours.keys() == theirs.keys() and len(ours) > 800
     agree = sum(ours[k] == theirs[k] for k in ours) / len(ours)
     their_overall = sum(their_acc[s] * res.summary["accuracy"]["subjects"][s]["n"] for s in SUBJECTS) / len(ours)

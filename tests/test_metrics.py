@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from scipy.stats import binomtest
 
-from pandian.metrics import subject_mean_ci, summarize, wilson
+from pandian.core.metrics import subject_mean_ci, summarize, wilson
 
 
 @pytest.mark.parametrize("k, n", [(0, 10), (3, 10), (50, 100), (99, 100), (2893, 11582)])
@@ -22,7 +22,7 @@ def test_subject_mean_ci_brackets_the_mean_and_narrows_with_n():
 
 
 def test_summarize_pools_and_averages_and_counts_overlapping_categories():
-    records = [{"subject": "a", "correct": c} for c in (1, 1, 1, 0)] + [{"subject": "b", "correct": 0}] * 2
+    records = [("a", c) for c in (1, 1, 1, 0)] + [("b", 0)] * 2
     cats = {"a": ["X", "China specific"], "b": ["X"]}
     s = summarize(records, cats.get)
     assert s["overall"]["questions"]["acc"] == pytest.approx(3 / 6)

@@ -13,7 +13,7 @@ SCRIPT = r"""
 import json, resource, sys, torch
 torch.set_num_threads(1)
 from pandian.backends.hf import load_hf_model
-from pandian.engine import LoglikelihoodEngine, Request
+from pandian.backends.engine import LoglikelihoodEngine, Request
 m = load_hf_model(sys.argv[1], device="cpu")
 g = torch.Generator().manual_seed(0)
 V = m.model.config.vocab_size  # the tokenizer trained without the benchmark data has a small vocabulary

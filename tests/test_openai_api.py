@@ -18,6 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from pandian.backends.base import GenerationRequest
+from pandian.store import SQLiteStore
+
 from pandian.backends.openai_api import (
     PRESETS,
     APIConfigError,
@@ -38,8 +41,8 @@ SERVER_KEY = "local-server-key"
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """(base URL, served name, model dir) of `pandian.serve` over a tiny model, with uvicorn on a real socket."""
-    from pandian.serve import create_app
-    from pandian.tiny import TinyShape, build_tiny_model
+    from pandian.app.serve import create_app
+    from pandian.backends.tiny import TinyShape, build_tiny_model
 
     texts = [(ROOT / "pandian" / "samples" / "demo_mc.jsonl").read_text(encoding="utf-8")]
     model_dir = build_tiny_model(tmp_path_factory.mktemp("served") / "tiny-chat", texts, TinyShape())
@@ -55,9 +58,13 @@ def hf_tiny(served):
     return load_hf_model(str(served[2]), device="cpu")
 
 
+def req(d: dict) -> GenerationRequest:
+    return GenerationRequest(**{k: tuple(v) if k in ("messages", "stop") else v for k, v in d.items()})
+
+
 def _one(backend, request):
-    [(i, result)] = list(backend.generate([request]))
-    assert i == 0 and result["error"] is None, result
+    [(i, result)] = list(backend.generate([req(request)]))
+    assert i == 0 and result.error is None, result
     return result
 
 
@@ -76,8 +83,8 @@ def test_server_errors_are_reported_not_retried(served):
              (OpenAIBackend(name, url, SERVER_KEY), {"prompt": "x", "top_logprobs": 50}, "HTTP 400"),
              (OpenAIBackend(name, url, SERVER_KEY), {"prompt": "长" * 5000}, "HTTP 400")]
     for backend, request, status in cases:
-        [(_, r)] = list(backend.generate([request]))
-        assert r["text"] is None and r["attempts"] == 1 and status in r["error"], r
+        [(_, r)] = list(backend.generate([req(request)]))
+        assert r.text is None and r.attempts == 1 and status in r.error, r
 
 
 def test_chat_with_logprobs(served, hf_tiny):
@@ -85,12 +92,12 @@ def test_chat_with_logprobs(served, hf_tiny):
     backend = OpenAIBackend(name, url, SERVER_KEY)
     messages = [{"role": "user", "content": "一个三角形的三个内角之和是多少度？"}]
     r = _one(backend, {"messages": messages, "max_tokens": 6, "logprobs": True, "top_logprobs": 5})
-    assert isinstance(r["text"], str) and r["finish_reason"] in ("length", "stop")
+    assert isinstance(r.text, str) and r.finish_reason in ("length", "stop")
     prompt = hf_tiny.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    assert r["usage"]["prompt_tokens"] == len(hf_tiny.tokenizer.encode(prompt, add_special_tokens=False))
-    assert 1 <= r["usage"]["completion_tokens"] <= 6
-    assert len(r["logprobs"]) == r["usage"]["completion_tokens"]
-    for step in r["logprobs"]:  # greedy: the chosen token is the most likely one
+    assert r.prompt_tokens == len(hf_tiny.tokenizer.encode(prompt, add_special_tokens=False))
+    assert 1 <= r.completion_tokens <= 6
+    assert len(r.logprobs) == r.completion_tokens
+    for step in r.logprobs:  # greedy: the chosen token is the most likely one
         assert len(step["top_logprobs"]) == 5
         assert step["logprob"] == pytest.approx(step["top_logprobs"][0]["logprob"])
         assert step["token"] == step["top_logprobs"][0]["token"]
@@ -107,24 +114,24 @@ def test_completion_logprobs_match_a_direct_forward(served, hf_tiny):
     with torch.no_grad():
         logits = hf_tiny.model(torch.tensor([ids])).logits[0, -1].float()
     expected = torch.topk(torch.log_softmax(logits, -1), 5).values.tolist()
-    got = sorted((x["logprob"] for x in r["logprobs"][0]["top_logprobs"]), reverse=True)
+    got = sorted((x["logprob"] for x in r.logprobs[0]["top_logprobs"]), reverse=True)
     assert got == pytest.approx(expected, abs=1e-4)
-    assert r["usage"] == {"prompt_tokens": len(ids), "completion_tokens": 4}
-    assert r["finish_reason"] == "length"
+    assert (r.prompt_tokens, r.completion_tokens) == (len(ids), 4)
+    assert r.finish_reason == "length"
 
 
 def test_greedy_is_repeatable_stop_truncates_and_seeded_sampling_repeats(served):
     url, name, _ = served
     backend = OpenAIBackend(name, url, SERVER_KEY)  # no cache: every call reaches the server
     base = {"prompt": "圆的周长公式是", "max_tokens": 12}
-    full = _one(backend, base)["text"]
-    assert _one(backend, base)["text"] == full
+    full = _one(backend, base).text
+    assert _one(backend, base).text == full
     # a stop string whose prefix decodes cleanly (partial UTF-8 bytes can decode differently mid-stream)
     i = next(i for i in range(1, len(full)) if "\ufffd" not in full[: i + 1] and full[i] not in full[:i])
     r = _one(backend, {**base, "stop": [full[i]]})
-    assert r["text"] == full[:i] and r["finish_reason"] == "stop"
+    assert r.text == full[:i] and r.finish_reason == "stop"
     sampled = {**base, "temperature": 1.0, "top_p": 0.9, "seed": 7}
-    assert _one(backend, sampled)["text"] == _one(backend, sampled)["text"]
+    assert _one(backend, sampled).text == _one(backend, sampled).text
     assert backend.usage_summary()["calls"] == 5
 
 
@@ -133,13 +140,13 @@ def test_cached_results_equal_fresh_ones(served, tmp_path):
     db = tmp_path / "results.db"
     requests = [{"messages": [{"role": "user", "content": "你好"}], "max_tokens": 3, "logprobs": True,
                  "top_logprobs": 2}, {"prompt": "光在真空中", "max_tokens": 3}]
-    first = dict(OpenAIBackend(name, url, SERVER_KEY, cache_db=db).generate(requests))
-    again = OpenAIBackend(name, url, SERVER_KEY, cache_db=db)
-    second = dict(again.generate(requests))
+    first = dict(OpenAIBackend(name, url, SERVER_KEY, cache=SQLiteStore(db) if db else None).generate([req(r) for r in requests]))
+    again = OpenAIBackend(name, url, SERVER_KEY, cache=SQLiteStore(db) if db else None)
+    second = dict(again.generate([req(r) for r in requests]))
     for i in range(2):
-        assert second[i]["cached"] and second[i]["attempts"] == 0
-        assert {k: second[i][k] for k in ("text", "finish_reason", "usage", "logprobs")} == \
-               {k: first[i][k] for k in ("text", "finish_reason", "usage", "logprobs")}
+        assert second[i].cached and second[i].attempts == 0
+        fields = ("text", "finish_reason", "prompt_tokens", "completion_tokens", "logprobs")
+        assert {k: getattr(second[i], k) for k in fields} == {k: getattr(first[i], k) for k in fields}
     assert again.usage_summary()["calls"] == 0 and again.usage_summary()["cache_hits"] == 2
 
 
@@ -233,7 +240,7 @@ def faults():
 
 
 def fast_backend(url: str, db: Path | None = None, **kw) -> OpenAIBackend:
-    args = dict(cache_db=db, max_retries=3, timeout=0.5, backoff_base=0.02, backoff_cap=0.05, retry_after_cap=5,
+    args = dict(cache=SQLiteStore(db) if db else None, max_retries=3, timeout=0.5, backoff_base=0.02, backoff_cap=0.05, retry_after_cap=5,
                 price_in=2.0, price_out=8.0)
     return OpenAIBackend("m", url, KEY, **{**args, **kw})
 
@@ -252,7 +259,7 @@ def test_faults_retries_and_failures(faults, tmp_path, caplog):
     backend = fast_backend(faults.url, db)
     requests = [chat(s) for s in SCENARIOS] + [{"prompt": "ok-text", "max_tokens": 8}, chat("ok")]
     t0 = time.monotonic()
-    results = dict(backend.generate(requests))
+    results = dict(backend.generate([req(r) for r in requests]))
     elapsed = time.monotonic() - t0
     assert sorted(results) == list(range(len(requests)))
     by = {s: results[i] for i, s in enumerate(SCENARIOS)}
@@ -261,10 +268,10 @@ def test_faults_retries_and_failures(faults, tmp_path, caplog):
                       "nochoices-then-ok": 2, "always500": 4, "400-bad-request": 1, "ok-text": 1}
     assert {s: faults.count(s) for s in expected_calls} == expected_calls
     for s in ("ok", "429-then-ok", "500-then-ok", "hang-then-ok", "badjson-then-ok", "nochoices-then-ok"):
-        assert by[s]["error"] is None and by[s]["text"] == f"answer to {s}", (s, by[s])
-        assert by[s]["attempts"] == expected_calls[s]
-    assert results[len(SCENARIOS)]["text"] == "answer to ok-text"
-    assert results[len(SCENARIOS) + 1]["text"] == "answer to ok"  # a duplicate in the batch cost no call
+        assert by[s].error is None and by[s].text == f"answer to {s}", (s, by[s])
+        assert by[s].attempts == expected_calls[s]
+    assert results[len(SCENARIOS)].text == "answer to ok-text"
+    assert results[len(SCENARIOS) + 1].text == "answer to ok"  # a duplicate in the batch cost no call
 
     t429 = faults.calls["429-then-ok"]
     assert t429[1] - t429[0] >= 1.0  # Retry-After: 1 was honoured
@@ -273,9 +280,9 @@ def test_faults_retries_and_failures(faults, tmp_path, caplog):
 
     for s, status in (("always500", "HTTP 500"), ("400-bad-request", "HTTP 400")):
         r = by[s]
-        assert r["text"] is None and r["finish_reason"] is None and status in r["error"], r
-        assert KEY not in r["error"] and "***" in r["error"]  # the server echoed the bearer header
-    assert by["always500"]["attempts"] == 4 and by["400-bad-request"]["attempts"] == 1
+        assert r.text is None and r.finish_reason is None and status in r.error, r
+        assert KEY not in r.error and "***" in r.error  # the server echoed the bearer header
+    assert by["always500"].attempts == 4 and by["400-bad-request"].attempts == 1
 
     usage = backend.usage_summary()
     assert usage["failures"] == 2 and usage["cache_hits"] == 1 and usage["requests"] == len(requests)
@@ -301,19 +308,19 @@ def test_rerun_makes_zero_calls_and_retries_only_failures(faults, tmp_path):
     db = tmp_path / "results.db"
     ok = [chat(s) for s in SCENARIOS if not s.startswith(("always500", "400"))]
     first = fast_backend(faults.url, db)
-    assert all(r["error"] is None for _, r in first.generate(ok))
+    assert all(r.error is None for _, r in first.generate([req(r) for r in ok]))
     before = faults.count()
 
     rerun = fast_backend(faults.url, db)
-    again = dict(rerun.generate(ok))
+    again = dict(rerun.generate([req(r) for r in ok]))
     assert faults.count() == before  # not one HTTP call
-    assert all(r["cached"] and r["error"] is None for r in again.values())
+    assert all(r.cached and r.error is None for r in again.values())
     assert rerun.usage_summary()["calls"] == 0 and rerun.usage_summary()["cache_hits"] == len(ok)
 
     failing = fast_backend(faults.url, db)
-    [(_, r)] = list(failing.generate([chat("always500")]))
-    [(_, r2)] = list(failing.generate([chat("always500")]))
-    assert r["error"] and r2["error"] and faults.count("always500") == 8  # a failure is retried, never cached
+    [(_, r)] = list(failing.generate([req(chat("always500"))]))
+    [(_, r2)] = list(failing.generate([req(chat("always500"))]))
+    assert r.error and r2.error and faults.count("always500") == 8  # a failure is retried, never cached
 
 
 def test_connection_refused_is_retried_then_reported():
@@ -322,14 +329,14 @@ def test_connection_refused_is_retried_then_reported():
     port = sock.getsockname()[1]
     sock.close()  # nothing listens there now
     backend = fast_backend(f"http://127.0.0.1:{port}/v1", max_retries=2)
-    [(_, r)] = list(backend.generate([chat("ok")]))
-    assert r["text"] is None and r["attempts"] == 3 and "connection error" in r["error"] and KEY not in r["error"]
+    [(_, r)] = list(backend.generate([req(chat("ok"))]))
+    assert r.text is None and r.attempts == 3 and "connection error" in r.error and KEY not in r.error
     assert backend.usage_summary()["failures"] == 1
 
 
 def test_rate_limit_spaces_calls(faults):
     backend = fast_backend(faults.url, rpm=240)  # one call per 0.25 s
-    list(backend.generate([chat(f"ok-rpm-{i}") for i in range(3)]))
+    list(backend.generate([req(chat(f"ok-rpm-{i}")) for i in range(3)]))
     starts = sorted(faults.calls[f"ok-rpm-{i}"][0] for i in range(3))
     assert starts[1] - starts[0] >= 0.2 and starts[2] - starts[1] >= 0.2
 
@@ -368,7 +375,7 @@ def test_presets_and_key_errors(monkeypatch):
     with pytest.raises(APIConfigError, match="unknown API preset"):
         resolve_ref("nope:model")
     with pytest.raises(ValueError, match="exactly one of"):
-        list(OpenAIBackend("m", "http://127.0.0.1:9/v1").generate([{"max_tokens": 3}]))
+        GenerationRequest(max_tokens=3)
 
 
 def test_choice_logprobs():

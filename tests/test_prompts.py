@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from pandian.data import load_split
-from pandian.prompts import render
-from pandian.runner import EvalOptions, evaluate
-from pandian.spec import load_spec
+from pandian.core.data import load_split
+from pandian.core.prompts import render
+from pandian.app.lifecycle import EvalOptions, evaluate
+from pandian.core.spec import load_spec
 from pandian.store import ResultStore
 
 from .conftest import need_data
@@ -87,12 +87,12 @@ def test_choice_scoring_continuations_are_choice_texts(data_dir):
 
 
 def test_lm_eval_tokenization_rule(tiny_model):
-    (ctx, conts), = tiny_model.encode(["答案： "], [(" A", "B")], "lm-eval")
+    (ctx, conts), = tiny_model.tokenize(["答案： "], [(" A", "B")], "lm-eval")
     tok = tiny_model.tokenizer
     # the trailing space moves to the continuation before encoding, as lm-eval does
     assert ctx == tok.encode("答案：")
     assert conts[0] == tok.encode("答案：  A")[len(ctx):]
-    (ctx2, conts2), = tiny_model.encode(["答案："], [(" A",)], "separate")
+    (ctx2, conts2), = tiny_model.tokenize(["答案："], [(" A",)], "separate")
     assert ctx2 == tok.encode("答案：") and conts2 == [tok.encode(" A")]
 
 
@@ -100,7 +100,7 @@ def test_prompts_too_long_drop_shots_and_say_so(tmp_path, data_dir):
     """A model with a 400-token context: 5-shot prompts drop shots from the end, recorded per question; nothing is
     silently truncated."""
     from pandian.backends.hf import load_hf_model
-    from pandian.tiny import TinyShape, build_tiny_model
+    from pandian.backends.tiny import TinyShape, build_tiny_model
 
     texts = [p.read_text(encoding="utf-8") for p in sorted((data_dir / "cmmlu" / "data" / "dev").glob("*.csv"))]
     small = build_tiny_model(tmp_path / "m", texts, TinyShape(vocab_size=2048, max_positions=400))
@@ -108,6 +108,6 @@ def test_prompts_too_long_drop_shots_and_say_so(tmp_path, data_dir):
     store = ResultStore(tmp_path / "r.db")
     res = evaluate(model, load_spec("cmmlu"), EvalOptions(data_dir=data_dir, shots=5, subjects=["agronomy"],
                                                           limit=20), store)
-    shots = [r["n_shots"] for r in res.records]
+    shots = [r.n_shots for r in res.records]
     assert min(shots) < 5 and res.summary["shots_dropped"] == sum(s < 5 for s in shots) > 0
     assert res.summary["truncated"] == 0

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import torch
 
-from ..engine import LoglikelihoodEngine
+from pandian.backends.base import ModelLoadError
+from pandian.backends.engine import LoglikelihoodEngine
+from pandian.backends.resources import memory_snapshot, weights_gb
+from pandian.backends.tokenize import apply_chat_template, encode_pairs
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".model", ".json", ".txt", ".py", ".tiktoken")
 
 
-class ModelLoadError(RuntimeError):
-    pass
 
 
 def fingerprint_dir(path: Path) -> str:
@@ -80,6 +81,7 @@ def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
 
 @dataclass
 class HFModel:
+    """A transformers causal LM: log-likelihood scoring through the prefix-reusing engine, and generation."""
     name: str
     path: Path
     model: object
@@ -102,74 +104,33 @@ class HFModel:
         return {"model": self.name, "fingerprint": self.fingerprint, "dtype": str(self.dtype).removeprefix("torch."),
                 "quant": self.quant}
 
-    # -------------------------------------------------------------- tokenization
+    @property
+    def chat_template(self) -> str | None:
+        return getattr(self.tokenizer, "chat_template", None)
 
-    def _encode_texts(self, texts: list[str]) -> list[list[int]]:
-        """Batch tokenization (the Rust tokenizer runs it in parallel). A text that already starts with the BOS
-        token, as a chat template's output may, gets no second one."""
-        bos = self.tokenizer.bos_token
-        # The Rust tokenizer directly: transformers' per-encoding Python wrapping costs more than the tokenizing.
-        backend = getattr(self.tokenizer, "backend_tokenizer", None)
-        out: list = [None] * len(texts)
-        for special in (True, False):
-            idx = [i for i, t in enumerate(texts) if (not (bos and t.startswith(bos))) == special]
-            if not idx:
-                continue
-            for start in range(0, len(idx), 1024):  # chunks: the tokenizer's Encoding objects are large
-                chunk = idx[start:start + 1024]
-                batch = [texts[i] for i in chunk]
-                if backend is not None:
-                    ids = [e.ids for e in backend.encode_batch(batch, add_special_tokens=special)]
-                else:
-                    ids = self.tokenizer(batch, add_special_tokens=special)["input_ids"]
-                for i, x in zip(chunk, ids):
-                    out[i] = x
-        return out
+    def apply_chat(self, messages) -> str:
+        if not self.chat_template:
+            raise ModelLoadError(f"{self.name}: a chat template was asked for but its tokenizer has none; "
+                                 "use a plain prompt (no --chat-template)")
+        return apply_chat_template(self.tokenizer, messages)
 
-    def encode(self, contexts: list[str], continuations: list[tuple[str, ...]],
-               rule: str) -> list[tuple[list[int], list[list[int]]]]:
-        """Token ids of each context and its continuations. rule "separate": tokenized apart, the continuation
-        without special tokens. rule "lm-eval": as lm-evaluation-harness does it: trailing spaces move from the
-        context to the continuation, context+continuation is encoded whole, and the continuation is what follows
-        the context's own encoding."""
-        if rule == "separate":
-            cache: dict[str, list[int]] = {}
-            for conts in continuations:
-                for c in conts:
-                    if c not in cache:
-                        cache[c] = self.tokenizer.encode(c, add_special_tokens=False)
-            ctx_ids = self._encode_texts(contexts)
-            return [(ctx, [cache[c] for c in conts]) for ctx, conts in zip(ctx_ids, continuations)]
-        moved_ctx, moved_conts = [], []
-        for ctx, conts in zip(contexts, continuations):
-            n = len(ctx) - len(ctx.rstrip())
-            moved_ctx.append(ctx[: len(ctx) - n])
-            moved_conts.append([ctx[len(ctx) - n:] + c for c in conts])
-        ctx_ids = self._encode_texts(moved_ctx)
-        flat = [ctx + c for ctx, conts in zip(moved_ctx, moved_conts) for c in conts]
-        whole = iter(self._encode_texts(flat))
-        out = []
-        for ids, conts in zip(ctx_ids, moved_conts):
-            out.append((ids, [next(whole)[len(ids):] for _ in conts]))
-        return out
+    def tokenize(self, contexts: list[str], continuations: list[tuple[str, ...]],
+                 rule: str) -> list[tuple[list[int], list[list[int]]]]:
+        return encode_pairs(self.tokenizer, contexts, continuations, rule)
 
-    def apply_chat(self, user_text: str, system: str | None) -> str:
-        if not getattr(self.tokenizer, "chat_template", None):
-            raise ModelLoadError(f"{self.name}: --chat-template was asked for but its tokenizer has no chat template")
-        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user_text}]
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-
-    # -------------------------------------------------------------- scoring
-
-    def generate(self, requests: list[dict], batch_size: int = 8):
-        from .hf_generate import generate
-
-        return generate(self, requests, batch_size)
-
-    def engine(self, batch_size: int | None = None, reuse_prefix: bool = True) -> LoglikelihoodEngine:
+    def scorer(self, batch_size: int | None = None, reuse_prefix: bool = True) -> LoglikelihoodEngine:
         token_budget, kv_budget = self.budgets()
         return LoglikelihoodEngine(self.model, token_budget=token_budget, kv_budget=kv_budget,
                                    max_batch=batch_size or 256, reuse_prefix=reuse_prefix)
+
+    def generate(self, requests, batch_size: int = 8):
+        from pandian.backends.hf_generate import generate
+
+        return generate(self, requests, batch_size)
+
+    def resources(self) -> dict:
+        return {"load_s": self.load_s, "device": str(self.device), "weights_gb": round(weights_gb(self.model), 4),
+                **memory_snapshot(self.device)}
 
     def budgets(self) -> tuple[int, int]:
         """Tokens per forward and KV-cache slots per batch. On CUDA both follow free memory; on an out-of-memory

@@ -10,6 +10,7 @@ no text: it is never turned into an answer, never cached, and a rerun retries it
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -18,12 +19,11 @@ import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import Iterator
 
-from .api_cache import ResponseCache, request_key
-from .api_protocol import MalformedResponse, choice_logprobs, parse_response, retry_after_seconds
+from pandian.backends.base import GenerationRequest, GenerationResult
+from pandian.backends.api_protocol import MalformedResponse, choice_logprobs, parse_response, retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,6 @@ PRESETS: dict[str, Preset] = {
 LOCAL_KEY_ENV = {"vllm": "VLLM_API_KEY", "llamacpp": "LLAMACPP_API_KEY", "ollama": "OLLAMA_API_KEY"}
 OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 
-SAMPLING_KEYS = {"max_tokens", "temperature", "top_p", "stop", "logprobs", "top_logprobs", "seed",
-                 "presence_penalty", "frequency_penalty", "extra_body"}
 RETRY_STATUS = {408, 409, 429}
 
 
@@ -142,7 +140,7 @@ class OpenAIBackend:
     """Chat or text completions from any OpenAI-compatible endpoint, with concurrency, rate limit, retries,
     a response cache and usage accounting."""
 
-    def __init__(self, model: str, base_url: str, api_key: str = "no-key", *, cache_db: Path | str | None = None,
+    def __init__(self, model: str, base_url: str, api_key: str = "no-key", *, cache=None,
                  concurrency: int = 8, rpm: float | None = None, max_retries: int = 5, timeout: float = 120.0,
                  backoff_base: float = 1.0, backoff_cap: float = 60.0, retry_after_cap: float = 120.0,
                  price_in: float | None = None, price_out: float | None = None):
@@ -152,7 +150,7 @@ class OpenAIBackend:
         self._key = api_key or "no-key"
         self.timeout = timeout
         self.client = OpenAI(base_url=self.base_url, api_key=self._key, max_retries=0, timeout=timeout)
-        self.cache = ResponseCache(cache_db) if cache_db else None
+        self.cache = cache  # the results store's response cache (cached_response / cache_response), or None
         self.concurrency, self.max_retries = max(1, concurrency), max_retries
         self.backoff_base, self.backoff_cap, self.retry_after_cap = backoff_base, backoff_cap, retry_after_cap
         self.price_in, self.price_out = price_in, price_out
@@ -180,9 +178,12 @@ class OpenAIBackend:
     def name(self) -> str:
         return self.model
 
-    def choice_scores(self, result: dict, labels: str) -> dict[str, float] | None:
-        """Per-label log-probs from the first generated token's alternatives, or None when the endpoint gave none."""
-        return choice_logprobs(result.get("logprobs"), tuple(labels))
+    @property
+    def max_length(self) -> None:
+        return None  # an endpoint's context is its own business: a prompt too long fails as a call
+
+    def resources(self) -> dict:
+        return {"usage": self.usage_summary()}
 
     def redact(self, text: str) -> str:
         if self._key and self._key != "no-key":
@@ -191,34 +192,30 @@ class OpenAIBackend:
 
     # -------------------------------------------------------------- requests
 
-    def build_body(self, request: dict) -> tuple[str, dict]:
+    def build_body(self, request: GenerationRequest) -> tuple[str, dict]:
         """("chat" | "completions", the JSON body sent) for one request; temperature defaults to 0."""
-        unknown = set(request) - SAMPLING_KEYS - {"messages", "prompt"}
-        if unknown:
-            raise ValueError(f"unknown request fields {sorted(unknown)}: allowed are messages or prompt, "
-                             f"and {sorted(SAMPLING_KEYS)}")
-        if ("messages" in request) == ("prompt" in request):
-            raise ValueError("each request needs exactly one of 'messages' (chat) or 'prompt' (text completion)")
-        chat = "messages" in request
-        temperature = request.get("temperature")
-        body: dict = {"model": self.model, "temperature": 0 if temperature is None else temperature}
-        body["messages" if chat else "prompt"] = request["messages" if chat else "prompt"]
-        for k in ("max_tokens", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty"):
-            if request.get(k) is not None:
-                body[k] = request[k]
-        if request.get("logprobs") or request.get("top_logprobs"):
-            top = request.get("top_logprobs")
+        chat = request.messages is not None
+        body: dict = {"model": self.model, "temperature": request.temperature or 0}
+        if chat:
+            body["messages"] = [dict(m) for m in request.messages]
+        else:
+            body["prompt"] = request.prompt
+        body["max_tokens"] = request.max_tokens
+        for k in ("top_p", "seed"):
+            if getattr(request, k) is not None:
+                body[k] = getattr(request, k)
+        if request.stop:
+            body["stop"] = list(request.stop)
+        if request.logprobs or request.top_logprobs:
             if chat:
                 body["logprobs"] = True
-                if top:
-                    body["top_logprobs"] = top
+                if request.top_logprobs:
+                    body["top_logprobs"] = request.top_logprobs
             else:  # the text endpoint's logprobs is the number of alternatives
-                body["logprobs"] = int(top or 0)
-        if request.get("extra_body"):
-            body["extra_body"] = request["extra_body"]
+                body["logprobs"] = int(request.top_logprobs)
         return ("chat" if chat else "completions"), body
 
-    def generate(self, requests: list[dict]) -> Iterator[tuple[int, dict]]:
+    def generate(self, requests: list[GenerationRequest]) -> Iterator[tuple[int, GenerationResult]]:
         """Yield (index, result) as results arrive: cached ones first, then calls in completion order.
         Identical requests in one batch cost one call."""
         prepared = [self.build_body(r) for r in requests]  # validate everything before any call
@@ -230,12 +227,12 @@ class OpenAIBackend:
             if key in pending:
                 pending[key].append(i)
                 continue
-            cached = self.cache.get(key) if self.cache else None
+            cached = self.cache.cached_response(key) if self.cache else None
             if cached is not None:
                 with self._lock:
                     self._usage["cache_hits"] += 1
                 _, result = parse_response(json.dumps(cached), endpoint == "chat")
-                yield i, {**result, "error": None, "attempts": 0, "cached": True}
+                yield i, _result(result, attempts=0, cached=True)
                 continue
             pending[key] = [i]
         if not pending:
@@ -250,7 +247,7 @@ class OpenAIBackend:
                     if j:
                         with self._lock:
                             self._usage["cache_hits"] += 1
-                    yield i, dict(result)
+                    yield i, replace(result)
         finally:
             stop.set()  # a consumer that stops early cancels the backoff sleeps of calls still in flight
             pool.shutdown(wait=True, cancel_futures=True)
@@ -291,8 +288,8 @@ class OpenAIBackend:
                 if self.cache:
                     # exact key only: the Bearer pattern could alter a real answer that talks about HTTP auth
                     stored = json.loads(json.dumps(data, ensure_ascii=False).replace(self._key, "***"))
-                    self.cache.put(key, self.base_url, endpoint, body, stored)
-                return {**result, "error": None, "attempts": attempt, "cached": False}
+                    self.cache.cache_response(key, self.base_url, endpoint, body, stored)
+                return _result(result, attempts=attempt, cached=False)
             if attempt > self.max_retries:
                 break
             if delay is None:
@@ -306,8 +303,7 @@ class OpenAIBackend:
         with self._lock:
             self._usage["failures"] += 1
         log.warning("%s %s failed after %d attempts: %s", self.base_url, self.model, attempt, error)
-        return {"text": None, "finish_reason": None, "usage": {"prompt_tokens": 0, "completion_tokens": 0},
-                "logprobs": None, "error": error, "attempts": attempt, "cached": False}
+        return GenerationResult.failure(error, attempts=attempt)
 
     # -------------------------------------------------------------- accounting
 
@@ -328,8 +324,22 @@ class OpenAIBackend:
 
     def close(self) -> None:
         self.client.close()
-        if self.cache:
-            self.cache.close()
+
+
+def request_key(base_url: str, endpoint: str, body: dict) -> str:
+    """The cache key: everything that reaches the endpoint and can change the answer (base URL, endpoint, model and
+    the whole body with its sampling parameters); never the API key."""
+    canonical = json.dumps({"base_url": base_url.rstrip("/"), "endpoint": endpoint, "body": body},
+                           sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _result(parsed: dict, attempts: int, cached: bool) -> GenerationResult:
+    usage = parsed["usage"]
+    return GenerationResult(text=parsed["text"], finish_reason=parsed["finish_reason"],
+                            prompt_tokens=usage["prompt_tokens"], completion_tokens=usage["completion_tokens"],
+                            logprobs=parsed["logprobs"], reasoning=parsed.get("reasoning"), attempts=attempts,
+                            cached=cached)
 
 
 def _error_message(e) -> str:

@@ -22,14 +22,8 @@ from typing import Hashable, Iterator, Sequence
 
 import torch
 
-from . import prefix_attention
-
-
-@dataclass(frozen=True)
-class Request:
-    ctx: tuple[int, ...]
-    conts: tuple[tuple[int, ...], ...]
-    group: Hashable = None  # prefix reuse happens only inside a group
+from pandian.backends import prefix_attention
+from pandian.backends.base import TokenRequest as Request
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from typing import Iterable
 
 import numpy as np
 
@@ -56,12 +57,12 @@ def _group(subject_counts: dict[str, tuple[int, int]]) -> dict:
     }
 
 
-def summarize(records: list[dict], categories_of) -> dict:
-    """records: dicts with subject and correct (0/1). categories_of: subject -> list of category names."""
+def summarize(outcomes: Iterable[tuple[str, int]], categories_of) -> dict:
+    """outcomes: (subject, correct 0/1) per scored question. categories_of: subject -> list of category names."""
     per_subject: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for r in records:
-        c = per_subject[r["subject"]]
-        c[0] += int(r["correct"])
+    for subject, correct in outcomes:
+        c = per_subject[subject]
+        c[0] += int(correct)
         c[1] += 1
     counts = {s: (c[0], c[1]) for s, c in sorted(per_subject.items())}
     by_cat: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)

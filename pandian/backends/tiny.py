@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable
 
+from pandian.settings import home
+
 QWEN2_SPLIT = (
     r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
 )
@@ -105,16 +107,12 @@ def build_tiny_model(out_dir: Path, texts: list[str], shape: TinyShape = TinySha
     return out_dir
 
 
-def cache_root() -> Path:
-    return Path(os.environ.get("PANDIAN_HOME", Path.home() / ".pandian"))
-
-
 def cached_tiny_model(texts: list[str], shape: TinyShape = TinyShape(), root: Path | None = None) -> Path:
     """Build once per (shape, corpus); later calls return the cached directory."""
     digest = hashlib.sha256(json.dumps(asdict(shape)).encode())
     for t in texts:
         digest.update(t.encode())
-    out = (root or cache_root() / "models") / f"tiny-qwen2-{digest.hexdigest()[:12]}"
+    out = (root or home() / "models") / f"tiny-qwen2-{digest.hexdigest()[:12]}"
     if (out / "pandian_tiny.json").exists():
         return out
     tmp = out.with_name(out.name + f".tmp{os.getpid()}")

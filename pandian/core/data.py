@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from .spec import BenchmarkSpec, Choices, Fields, SpecError
+from pandian.core.spec import BenchmarkSpec, Choices, Fields, SpecError
 
 LABELS = "ABCDEFGHIJ"
 
@@ -46,10 +46,6 @@ class Question:
     @property
     def labels(self) -> str:
         return LABELS[: len(self.choices)]
-
-
-def default_data_dir() -> Path:
-    return Path(os.environ.get("PANDIAN_DATA_DIR", "../shared/data"))
 
 
 # ---------------------------------------------------------------- raw rows
@@ -242,7 +238,7 @@ def rows_to_questions(spec: BenchmarkSpec, rows, path: Path, subject: str | None
 def _open_question(f: Fields, row: dict, path: Path, rownum: int, key: str, subj: str, question: str, extra: dict,
                    labelled: bool) -> Question:
     """A short-answer question (numeric gold) or an open one (optional reference for a judge)."""
-    from .extract import extract_number
+    from pandian.core.extract import extract_number
 
     target = str(_field(row, f.answer, path, rownum)) if f.answer and labelled else None
     answer = None

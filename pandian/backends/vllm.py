@@ -11,8 +11,13 @@ import time
 from dataclasses import dataclass
 from typing import Hashable, Iterator, Sequence
 
-from ..engine import EngineStats, Request
-from .hf import HFModel, ModelLoadError, fingerprint_dir, resolve_model_dir
+from pathlib import Path
+
+from pandian.backends.base import GenerationRequest, GenerationResult, ModelLoadError, Timing
+from pandian.backends.base import TokenRequest as Request
+from pandian.backends.engine import EngineStats
+from pandian.backends.hf import fingerprint_dir, resolve_model_dir
+from pandian.backends.tokenize import apply_chat_template, encode_pairs, encode_texts
 
 
 class VLLMScorer:
@@ -55,29 +60,53 @@ def _group_key(group: Hashable) -> str:
 
 
 @dataclass
-class VLLMModel(HFModel):
-    llm: object = None
-    context: int = 0
-
-    @property
-    def max_length(self) -> int:
-        return self.context
+class VLLMModel:
+    """A model in vLLM's engine, scored and generated from token ids of the transformers tokenizer."""
+    name: str
+    path: Path
+    llm: object
+    tokenizer: object
+    dtype: str
+    fingerprint: str
+    load_s: float
+    quant: str | None
+    max_length: int
 
     def identity(self) -> dict:
-        return {**super().identity(), "backend": "vllm"}  # vLLM's kernels round differently from transformers'
+        # vLLM's kernels round differently from transformers': a run of its own
+        return {"model": self.name, "fingerprint": self.fingerprint, "dtype": self.dtype, "quant": self.quant,
+                "backend": "vllm"}
 
-    def engine(self, batch_size: int | None = None, reuse_prefix: bool = True) -> VLLMScorer:
+    @property
+    def chat_template(self) -> str | None:
+        return getattr(self.tokenizer, "chat_template", None)
+
+    def apply_chat(self, messages) -> str:
+        if not self.chat_template:
+            raise ModelLoadError(f"{self.name}: a chat template was asked for but its tokenizer has none")
+        return apply_chat_template(self.tokenizer, messages)
+
+    def tokenize(self, contexts, continuations, rule):
+        return encode_pairs(self.tokenizer, contexts, continuations, rule)
+
+    def scorer(self, batch_size: int | None = None, reuse_prefix: bool = True) -> VLLMScorer:
         return VLLMScorer(self.llm, batch_size or 512)
 
-    def generate(self, requests: list[dict], batch_size: int = 0):
+    def resources(self) -> dict:
+        from pandian.backends.resources import memory_snapshot
+
+        import torch
+
+        return {"load_s": self.load_s, "device": "cuda", **memory_snapshot(torch.device("cuda"))}
+
+    def generate(self, requests: Sequence[GenerationRequest], batch_size: int = 0):
         from vllm import SamplingParams, TokensPrompt
 
-        from .hf_generate import prompt_text
+        from pandian.backends.hf_generate import prompt_text
 
-        ids = self._encode_texts([prompt_text(self, r) for r in requests])
-        params = [SamplingParams(max_tokens=r.get("max_tokens", 256), temperature=r.get("temperature") or 0.0,
-                                 top_p=r.get("top_p") or 1.0, stop=r.get("stop") or None, seed=r.get("seed"))
-                  for r in requests]
+        ids = encode_texts(self.tokenizer, [prompt_text(self, r) for r in requests])
+        params = [SamplingParams(max_tokens=r.max_tokens, temperature=r.temperature or 0.0, top_p=r.top_p or 1.0,
+                                 stop=list(r.stop) or None, seed=r.seed) for r in requests]
         t0 = time.perf_counter()
         outs = self.llm.generate([TokensPrompt(prompt_token_ids=x) for x in ids], params, use_tqdm=False)
         wall = time.perf_counter() - t0
@@ -85,13 +114,9 @@ class VLLMModel(HFModel):
             o = out.outputs[0]
             m = out.metrics  # per-request timestamps when vLLM records them
             ttft = (m.first_token_time - m.arrival_time) if m and getattr(m, "first_token_time", None) else None
-            yield i, {"text": o.text, "finish_reason": o.finish_reason, "logprobs": None, "error": None,
-                      "attempts": 1, "usage": {"prompt_tokens": len(ids[i]), "completion_tokens": len(o.token_ids)},
-                      "timing": None if ttft is None else {"batch": 1, "ttft_s": ttft, "wall_s": wall,
-                                                            "token_latencies_s": []}}
-
-    def budgets(self) -> tuple[int, int]:
-        return 512, 0
+            yield i, GenerationResult(text=o.text, finish_reason=o.finish_reason, prompt_tokens=len(ids[i]),
+                                      completion_tokens=len(o.token_ids),
+                                      timing=None if ttft is None else Timing(1, ttft, [], wall))
 
 
 def load_vllm_model(ref: str, dtype: str = "auto", trust_remote_code: bool = False, quant: str | None = None,
@@ -100,7 +125,6 @@ def load_vllm_model(ref: str, dtype: str = "auto", trust_remote_code: bool = Fal
         from vllm import LLM
     except ImportError:
         raise ModelLoadError("the vllm backend needs vLLM and a CUDA GPU: pip install 'pandian[vllm]'") from None
-    import torch
     from transformers import AutoTokenizer
 
     t0 = time.perf_counter()
@@ -110,5 +134,5 @@ def load_vllm_model(ref: str, dtype: str = "auto", trust_remote_code: bool = Fal
               gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len)
     tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
     cfg = llm.llm_engine.model_config
-    return VLLMModel(ref, path, None, tok, torch.device("cuda"), cfg.dtype, fingerprint_dir(path),
-                     time.perf_counter() - t0, quant, llm=llm, context=cfg.max_model_len)
+    return VLLMModel(ref, path, llm, tok, str(cfg.dtype).removeprefix("torch."), fingerprint_dir(path),
+                     time.perf_counter() - t0, quant, cfg.max_model_len)

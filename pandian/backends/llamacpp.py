@@ -19,14 +19,14 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from ..engine import EngineStats, Request, common_prefix_len
-from .hf import HFModel, ModelLoadError
+from pandian.backends.base import GenerationRequest, GenerationResult, ModelLoadError, Timing
+from pandian.backends.base import TokenRequest as Request
+from pandian.backends.engine import EngineStats, common_prefix_len
+from pandian.backends.tokenize import encode_pairs
 
 
 class GGUFTokenizer:
     """The slice of the transformers tokenizer interface pandian uses, over llama.cpp's tokenizer."""
-
-    backend_tokenizer = None
 
     def __init__(self, llm):
         self.llm = llm
@@ -42,18 +42,16 @@ class GGUFTokenizer:
     def encode(self, text: str, add_special_tokens: bool = True) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=add_special_tokens and self.add_bos, special=True)
 
-    def __call__(self, texts: list[str], add_special_tokens: bool = True) -> dict:
-        return {"input_ids": [self.encode(t, add_special_tokens) for t in texts]}
-
     def decode(self, ids: list[int], skip_special_tokens: bool = True) -> str:
         return self.llm.detokenize(ids).decode("utf-8", errors="replace")
 
     def apply_chat_template(self, messages: list[dict], tokenize: bool = False, add_generation_prompt: bool = True):
-        import jinja2
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
 
         if not self.chat_template:
-            raise ModelLoadError("this GGUF file carries no chat template")
-        env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)
+            raise ModelLoadError("this GGUF file carries no chat template; use a plain prompt (no --chat-template)")
+        # the template comes with the file: untrusted, so it renders sandboxed
+        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
         return env.from_string(self.chat_template).render(
             messages=messages, add_generation_prompt=add_generation_prompt, bos_token=self.bos_token or "",
             eos_token=self._piece(self.eos_token_id))
@@ -99,41 +97,66 @@ class LlamaCppScorer:
 
 
 @dataclass
-class LlamaCppModel(HFModel):
-    llm: object = None
+class LlamaCppModel:
+    """A GGUF file in llama.cpp: its own tokenizer, log-likelihoods with KV prefix reuse, streamed generation."""
+    name: str
+    path: Path
+    llm: object
+    tokenizer: GGUFTokenizer
+    fingerprint: str
+    load_s: float
+    quant: str  # the file's weight type, e.g. gguf-q4_k_m
 
     @property
     def max_length(self) -> int:
         return self.llm.n_ctx()
 
     def identity(self) -> dict:
-        return {**super().identity(), "backend": "llama.cpp"}
+        return {"model": self.name, "fingerprint": self.fingerprint, "dtype": "float32", "quant": self.quant,
+                "backend": "llama.cpp"}
 
-    def engine(self, batch_size: int | None = None, reuse_prefix: bool = True) -> LlamaCppScorer:
+    @property
+    def chat_template(self) -> str | None:
+        return self.tokenizer.chat_template
+
+    def apply_chat(self, messages) -> str:
+        return self.tokenizer.apply_chat_template(list(messages))
+
+    def tokenize(self, contexts, continuations, rule):
+        return encode_pairs(self.tokenizer, contexts, continuations, rule)
+
+    def scorer(self, batch_size: int | None = None, reuse_prefix: bool = True) -> LlamaCppScorer:
         return LlamaCppScorer(self.llm)
 
-    def generate(self, requests: list[dict], batch_size: int = 0):
-        from .hf_generate import prompt_text
+    def resources(self) -> dict:
+        from pandian.backends.resources import memory_snapshot
+
+        import torch
+
+        return {"load_s": self.load_s, "device": "cpu", "weights_gb": round(self.path.stat().st_size / 1e9, 4),
+                **memory_snapshot(torch.device("cpu"))}
+
+    def generate(self, requests: Sequence[GenerationRequest], batch_size: int = 0):
+        from pandian.backends.hf_generate import prompt_text
 
         for i, r in enumerate(requests):
             t0 = time.perf_counter()
-            steps, pieces, finish, usage = [], [], None, None
-            stream = self.llm.create_completion(prompt_text(self, r), max_tokens=r.get("max_tokens", 256),
-                                                temperature=r.get("temperature") or 0.0, top_p=r.get("top_p") or 1.0,
-                                                stop=r.get("stop") or [], seed=r.get("seed"), stream=True)
+            steps, pieces, finish = [], [], None
+            prompt = prompt_text(self, r)
+            stream = self.llm.create_completion(prompt, max_tokens=r.max_tokens, temperature=r.temperature or 0.0,
+                                                top_p=r.top_p or 1.0, stop=list(r.stop), seed=r.seed, stream=True)
             for chunk in stream:
                 steps.append(time.perf_counter())
                 choice = chunk["choices"][0]
                 pieces.append(choice["text"])
                 finish = choice.get("finish_reason") or finish
             text = "".join(pieces)
-            usage = {"prompt_tokens": len(self.tokenizer.encode(prompt_text(self, r))),
-                     "completion_tokens": len(self.tokenizer.encode(text, add_special_tokens=False))}
-            timing = {"batch": 1, "ttft_s": (steps[0] - t0) if steps else time.perf_counter() - t0,
-                      "token_latencies_s": [b - a for a, b in zip(steps, steps[1:])],
-                      "wall_s": time.perf_counter() - t0}
-            yield i, {"text": text, "finish_reason": finish, "logprobs": None, "error": None, "attempts": 1,
-                      "usage": usage, "timing": timing}
+            timing = Timing(1, (steps[0] - t0) if steps else time.perf_counter() - t0,
+                            [b - a for a, b in zip(steps, steps[1:])], time.perf_counter() - t0)
+            yield i, GenerationResult(text=text, finish_reason=finish,
+                                      prompt_tokens=len(self.tokenizer.encode(prompt)),
+                                      completion_tokens=len(self.tokenizer.encode(text, add_special_tokens=False)),
+                                      timing=timing)
 
 
 def load_gguf_model(path: str, n_ctx: int = 4096, n_threads: int | None = None) -> LlamaCppModel:
@@ -141,16 +164,14 @@ def load_gguf_model(path: str, n_ctx: int = 4096, n_threads: int | None = None) 
         from llama_cpp import Llama
     except ImportError:
         raise ModelLoadError("GGUF files need llama-cpp-python: pip install 'pandian[llamacpp]'") from None
-    import torch
-
     t0 = time.perf_counter()
     gguf = Path(path)
     if not gguf.is_file():
         raise ModelLoadError(f"{path}: no such GGUF file")
     llm = Llama(model_path=str(gguf), n_ctx=n_ctx, logits_all=True, verbose=False,
                 n_threads=n_threads or os.cpu_count())
-    return LlamaCppModel(str(gguf), gguf, None, GGUFTokenizer(llm), torch.device("cpu"), torch.float32,
-                         _file_fingerprint(gguf), time.perf_counter() - t0, gguf_type(llm), llm=llm)
+    return LlamaCppModel(str(gguf), gguf, llm, GGUFTokenizer(llm), _file_fingerprint(gguf), time.perf_counter() - t0,
+                         gguf_type(llm))
 
 
 def gguf_type(llm) -> str:

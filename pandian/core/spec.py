@@ -15,7 +15,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-BUILTIN_DIR = Path(__file__).parent / "benchmarks"
+BUILTIN_DIR = Path(__file__).parent.parent / "benchmarks"
 
 
 class SpecError(ValueError):

@@ -8,8 +8,8 @@ from functools import lru_cache
 
 import jinja2
 
-from .data import Question
-from .spec import BenchmarkSpec, PromptFormat
+from pandian.core.data import Question
+from pandian.core.spec import BenchmarkSpec, PromptFormat
 
 _env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
 

@@ -7,61 +7,13 @@ McNemar's exact test on the discordant pairs. Unpaired tests on paired data over
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 
 import numpy as np
 
-from .spec import SpecError, load_spec
-from .store import ResultStore
-
-
-def mcnemar_exact(b: int, c: int) -> float:
-    """Two-sided exact McNemar p-value: b = right->wrong, c = wrong->right discordant pairs."""
-    n = b + c
-    if n == 0:
-        return 1.0
-    k = min(b, c)
-    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
-    return min(1.0, 2 * tail)
-
-
-def paired_diff_ci(base: np.ndarray, other: np.ndarray, draws: int = 10000, seed: int = 0) -> tuple[float, float]:
-    """95% bootstrap interval of mean(other) - mean(base) over questions resampled in pairs. A resample's difference
-    depends only on how many (+1, -1, 0) per-question differences it draws, so a multinomial draw of those counts
-    is exactly the bootstrap, without materialising the resampled indices."""
-    d = other.astype(int) - base.astype(int)
-    n = len(d)
-    if n == 0:
-        return (float("nan"), float("nan"))
-    p = [np.mean(d == 1), np.mean(d == -1), np.mean(d == 0)]
-    counts = np.random.default_rng(seed).multinomial(n, p, size=draws)
-    diffs = (counts[:, 0] - counts[:, 1]) / n
-    return (float(np.quantile(diffs, 0.025)), float(np.quantile(diffs, 0.975)))
-
-
-def mean_kl(base_logprobs: list[list[float]], other_logprobs: list[list[float]]) -> float:
-    """Mean KL(base || other) between the answer distributions (softmax over each question's choice scores)."""
-    total = 0.0
-    for a, b in zip(base_logprobs, other_logprobs):
-        pa = _softmax(np.array(a))
-        pb = _softmax(np.array(b))
-        total += float(np.sum(pa * (np.log(pa + 1e-30) - np.log(pb + 1e-30))))
-    return total / max(1, len(base_logprobs))
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max())
-    return e / e.sum()
-
-
-def pareto(points: dict[str, tuple[float, float]]) -> dict[str, bool]:
-    """points: name -> (accuracy, cost), higher accuracy and lower cost better. Returns name -> dominated."""
-    out = {}
-    for name, (acc, cost) in points.items():
-        out[name] = any(a >= acc and c <= cost and (a > acc or c < cost)
-                        for other, (a, c) in points.items() if other != name)
-    return out
+from pandian.core.spec import SpecError, load_spec
+from pandian.core.stats import mcnemar_exact, mean_kl, paired_diff_ci, pareto
+from pandian.store import ResultStore
 
 
 def resolve(store: ResultStore, refs: list[str], benchmark: str | None) -> list[str]:
@@ -112,7 +64,7 @@ def compare(store: ResultStore, run_ids: list[str]) -> dict:
     if len(benchmarks) != 1:
         raise SpecError(f"runs are on different benchmarks ({', '.join(sorted(benchmarks))}); compare one at a time")
     bench = runs[0]["benchmark"]
-    records = {r: {x["qid"]: x for x in store.records(r) if x["correct"] is not None} for r in run_ids}
+    records = {r: {x.qid: x for x in store.records(r) if x.correct is not None} for r in run_ids}
     common = sorted(set.intersection(*(set(v) for v in records.values())))
     if not common:
         raise SpecError("the runs share no scored questions")
@@ -121,8 +73,8 @@ def compare(store: ResultStore, run_ids: list[str]) -> dict:
     except SpecError:
         categories_of = lambda s: []  # noqa: E731  (a user's own file: no spec to read categories from)
     base_id = run_ids[0]
-    base = np.array([records[base_id][q]["correct"] for q in common])
-    subjects = [records[base_id][q]["subject"] for q in common]
+    base = np.array([records[base_id][q].correct for q in common])
+    subjects = [records[base_id][q].subject for q in common]
     by_cat = defaultdict(list)
     for i, s in enumerate(subjects):
         for c in categories_of(s):
@@ -130,7 +82,7 @@ def compare(store: ResultStore, run_ids: list[str]) -> dict:
 
     variants = []
     for rid, run in zip(run_ids, runs):
-        cur = np.array([records[rid][q]["correct"] for q in common])
+        cur = np.array([records[rid][q].correct for q in common])
         label = variant_label(run)
         v = {"run_id": rid, "label": label, "model": run["model"], "config": run["config"],
              "questions": len(common), "accuracy": float(cur.mean()), **run_cost(store, rid)}
@@ -141,8 +93,8 @@ def compare(store: ResultStore, run_ids: list[str]) -> dict:
             v.update(delta=float(cur.mean() - base.mean()), delta_ci95=[lo, hi],
                      mcnemar_p=mcnemar_exact(len(right_wrong), len(wrong_right)),
                      right_to_wrong=right_wrong, wrong_to_right=wrong_right,
-                     mean_kl=mean_kl([records[base_id][q]["logprobs"] for q in common],
-                                     [records[rid][q]["logprobs"] for q in common]),
+                     mean_kl=mean_kl([records[base_id][q].logprobs for q in common],
+                                     [records[rid][q].logprobs for q in common]),
                      categories={c: {"delta": float(cur[idx].mean() - base[idx].mean()),
                                      "delta_ci95": list(paired_diff_ci(base[idx], cur[idx]))}
                                  for c, idx in sorted(by_cat.items())})
@@ -166,5 +118,5 @@ def compare(store: ResultStore, run_ids: list[str]) -> dict:
             next(v for v in variants if v["label"] == name)[f"dominated_{axis}"] = dominated
     return {"benchmark": bench, "baseline": variants[0]["label"], "questions": len(common), "variants": variants,
             "subjects": {q: s for q, s in zip(common, subjects)},
-            "gold": {q: records[base_id][q]["gold"] for q in common},
-            "preds": {v["label"]: {q: records[v["run_id"]][q]["pred"] for q in common} for v in variants}}
+            "gold": {q: records[base_id][q].gold for q in common},
+            "preds": {v["label"]: {q: records[v["run_id"]][q].pred for q in common} for v in variants}}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .data import LABELS, DataError, read_rows
-from .spec import BenchmarkSpec
+from pandian.core.data import LABELS, DataError, read_rows
+from pandian.core.spec import BenchmarkSpec
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".json": "json", ".xlsx": "xlsx"}
 QUESTION_KEYS = ("question", "问题", "题目", "stem", "query", "input", "prompt")

@@ -11,7 +11,7 @@ import platform
 import resource
 import sys
 
-import torch
+from pandian import __version__
 
 
 def cpu_model() -> str:
@@ -26,17 +26,17 @@ def cpu_model() -> str:
 
 
 def fingerprint() -> dict:
-    import transformers
+    """Where a run ran. torch and transformers are described only when a local model has loaded them: an API run
+    imports neither."""
+    info = {"cpu": cpu_model(), "cpu_cores": os.cpu_count(), "python": platform.python_version(),
+            "os": platform.platform()}
+    if "torch" not in sys.modules:
+        return info
+    import torch
 
-    info = {
-        "cpu": cpu_model(),
-        "cpu_cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "os": platform.platform(),
-    }
+    info.update(torch_threads=torch.get_num_threads(), torch=torch.__version__)
+    if "transformers" in sys.modules:
+        info["transformers"] = sys.modules["transformers"].__version__
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
         info.update(gpu=props.name, gpu_memory_gb=round(props.total_memory / 2**30, 1), cuda=torch.version.cuda)
@@ -64,9 +64,20 @@ def weights_gb(model) -> float:
     return total / 2**30
 
 
-def memory_snapshot(device: torch.device) -> dict:
+def memory_snapshot(device) -> dict:
     out = {"peak_rss_gb": round(peak_rss_gb(), 3)}
-    if device.type == "cuda":
+    if getattr(device, "type", None) == "cuda":
+        import torch
+
         out.update(cuda_max_allocated_gb=round(torch.cuda.max_memory_allocated(device) / 2**30, 3),
                    cuda_max_reserved_gb=round(torch.cuda.max_memory_reserved(device) / 2**30, 3))
+    return out
+
+
+def library_versions() -> dict:
+    """The versions a run was created with; the model libraries only when loaded."""
+    out = {"pandian": __version__, "python": platform.python_version()}
+    for name in ("torch", "transformers", "tokenizers", "openai", "llama_cpp", "vllm"):
+        if name in sys.modules:
+            out[name] = getattr(sys.modules[name], "__version__", None)
     return out

@@ -17,8 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .spec import SpecError
-from .store import ResultStore
+from pandian.backends.base import GenerationRequest, chat_messages
+from pandian.core.records import Record
+from pandian.core.spec import SpecError
+from pandian.store import ResultStore
 
 SINGLE_ZH = (
     "你是一位公正的评审员。请参考标准答案，评价下面 AI 助手对用户问题的回答，综合考虑正确性、相关性、完整性和表达清晰度。"
@@ -65,35 +67,34 @@ def _key(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
-def _messages(system: str | None, user: str) -> dict:
-    msgs = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
-    return {"messages": msgs, "max_tokens": 512, "temperature": 0}
+def _messages(system: str | None, user: str) -> GenerationRequest:
+    return GenerationRequest(messages=chat_messages(user, system), max_tokens=512, temperature=0)
 
 
-def _ask(judge, reqs: list[dict], record) -> int:
+def _ask(judge, reqs: list[GenerationRequest], record) -> int:
     """Send the judge its prompts; record(i, verdict) each answer as it arrives (so an interrupted judging keeps
     what it has). A failed call records nothing and is asked again by a rerun. Returns the failures."""
     failed = 0
     for i, result in judge.generate(reqs):
-        if result.get("error"):
+        if result.error:
             failed += 1
             continue
-        record(i, result["text"] or "")
+        record(i, result.text or "")
     return failed
 
 
-def _answers(store: ResultStore, run_id: str) -> dict[str, dict]:
+def _answers(store: ResultStore, run_id: str) -> dict[str, Record]:
     run = store.run(run_id)
     if run is None:
         raise SpecError(f"no run {run_id}")
-    return {r["qid"]: r for r in store.records(run_id)}
+    return {r.qid: r for r in store.records(run_id)}
 
 
-def _turns(rec: dict) -> list[str]:
-    return rec["extra"].get("turns") or [rec["extra"].get("response") or ""]
+def _turns(rec: Record) -> list[str]:
+    return rec.turns or [rec.response or ""]
 
 
-def _single_prompt(rec: dict, question: dict, prompts: dict | None) -> tuple[str | None, str]:
+def _single_prompt(rec: Record, question: dict, prompts: dict | None) -> tuple[str | None, str]:
     """(system prompt, judge prompt): FastChat's MT-Bench prompts when given, else pandian's reference grading."""
     if prompts is None:
         return None, SINGLE_ZH.format(question=question["text"], reference=question.get("reference") or "（无）",
@@ -114,7 +115,7 @@ def _single_prompt(rec: dict, question: dict, prompts: dict | None) -> tuple[str
 
 def questions_of(spec, data_dir: Path) -> dict[str, dict]:
     """qid -> {text, reference, turns, reference_answers} for an open benchmark."""
-    from .data import load_split
+    from pandian.core.data import load_split
 
     out = {}
     refs = {}
@@ -155,7 +156,7 @@ def judge_single(store: ResultStore, judge, run_id: str, spec, data_dir: Path, o
     by_subject = defaultdict(list)
     for r in rows:
         if r["score"] is not None and r["qid"] in answers:
-            by_subject[answers[r["qid"]]["subject"]].append(r["score"])
+            by_subject[answers[r["qid"]].subject].append(r["score"])
     scores = [s for v in by_subject.values() for s in v]
     return {"run_id": run_id, "judge": judge.name, "judge_id": judge_id, "judged": len(rows),
             "unparsed": sum(1 for r in rows if r["score"] is None), "failed_calls": failed,

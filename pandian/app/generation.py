@@ -1,0 +1,165 @@
+"""Generative evaluation: the model writes its answer; pandian extracts it (a choice letter or a number) and scores it,
+or stores it for a judge (open tasks). Works the same for a local model and for any OpenAI-compatible API.
+
+Multiple choice through an API asks for the first token's log-probs too: where the endpoint returns them the choice
+is read from them, otherwise from the text; each record says which. A call that fails after its retries writes no
+record (it is never scored as a wrong answer); the summary counts it and a rerun retries it.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import replace
+from typing import Iterator
+
+from pandian.backends.api_protocol import choice_logprobs
+from pandian.backends.base import GenerationRequest, GenerationResult, Timing, can_score, chat_messages
+from pandian.core.data import Question
+from pandian.core.extract import extract_choice, extract_number, numbers_equal, strip_reasoning
+from pandian.core.prompts import prompt_hash, render
+from pandian.core.records import Record
+from pandian.core.spec import BenchmarkSpec
+
+COMMIT_EVERY = 16  # records per transaction: small enough that a crash loses little
+
+
+def score(spec: BenchmarkSpec, q: Question, result: GenerationResult, api_scores: dict | None, prompt_hash: str,
+          n_shots: int) -> Record:
+    """A record from one answer. api_scores: per-label log-probs from the endpoint, or None."""
+    text = result.text or ""
+    answer = strip_reasoning(text)
+    rec = Record(qid=q.qid, subject=q.subject, prompt_hash=prompt_hash, n_shots=n_shots, pred="", gold=None,
+                 correct=None, response=text, finish_reason=result.finish_reason,
+                 prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens)
+    if spec.kind == "multiple_choice":
+        labels = q.labels
+        if api_scores is not None:
+            pred = max(labels, key=lambda lab: api_scores.get(lab, float("-inf")))
+            rec.logprobs = [api_scores.get(lab, float("-inf")) for lab in labels]
+            rec.method = "logprobs"
+        else:
+            pred = extract_choice(answer, labels, list(q.choices))
+            rec.method = "generate"
+        gold = labels[q.answer] if q.answer is not None else None
+        correct = None if gold is None else int(pred == gold)
+    elif spec.kind == "short_answer":
+        pred = extract_number(answer)
+        gold = q.answer
+        correct = None if gold is None else int(numbers_equal(pred, gold))
+    else:  # open: graded later by a judge
+        pred, gold, correct = None, None, None
+        rec.reference = q.target
+        rec.turns = result.turns
+    rec.pred, rec.gold, rec.correct = pred or "", gold, correct
+    if spec.kind != "open":
+        rec.extraction_failed = pred is None
+    return rec
+
+
+class GenerationStrategy:
+    """The model writes its answer; pandian extracts and scores it, or stores it for a judge. Multiple choice
+    through an API asks for the first token's log-probs too and reads the choice from them when offered."""
+
+    def __init__(self, backend, spec: BenchmarkSpec, opts, inputs):
+        self.backend, self.spec, self.opts, self.inputs = backend, spec, opts, inputs
+        api = not can_score(backend)
+        self.chat = (api and not opts.completions) or opts.chat_template
+        self.api_logprobs = api and spec.kind == "multiple_choice"
+        self.failed: list[dict] = []
+        self.timings: list[Timing] = []
+
+    def settings(self) -> dict:
+        return {"max_tokens": self.opts.max_tokens or self.spec.generation.max_tokens,
+                "temperature": self.opts.temperature, "top_p": self.opts.top_p, "seed": self.opts.seed,
+                "stop": None if self.chat else self.spec.generation.stop, "messages": self.chat}
+
+    def identity(self, spec, opts) -> dict:
+        return {"max_length": self.backend.max_length, "chat_template": None, "generation": self.settings()}
+
+    def _requests(self, questions: list[Question]) -> tuple[list[GenerationRequest], list[str]]:
+        fmt = self.spec.prompts[self.opts.prompt_format or self.spec.default_prompt]
+        g = self.settings()
+        shot_cache: dict = {}
+        requests, hashes = [], []
+        for q in questions:
+            text = render(self.spec, fmt, q, self.inputs.shots(q), "letter", shot_cache).text()
+            base = GenerationRequest(prompt="", max_tokens=g["max_tokens"], temperature=g["temperature"],
+                                     top_p=g["top_p"], seed=g["seed"], stop=tuple(g["stop"] or ()),
+                                     logprobs=self.api_logprobs, top_logprobs=20 if self.api_logprobs else 0)
+            if self.chat:
+                base = replace(base, prompt=None, messages=chat_messages(text, self.opts.system_prompt))
+            else:
+                base = replace(base, prompt=text)
+            requests.append(base)
+            hashes.append(prompt_hash(text, ()))
+        return requests, hashes
+
+    def compute(self, todo: list[Question]) -> Iterator[list[Record]]:
+        requests, hashes = self._requests(todo)
+        pending: list[Record] = []
+        for i, result in _conversations(self.backend, requests, todo):
+            if result.error:
+                self.failed.append({"qid": todo[i].qid, "error": result.error})
+                continue
+            api_scores = choice_logprobs(result.logprobs, tuple(todo[i].labels)) if self.api_logprobs else None
+            pending.append(score(self.spec, todo[i], result, api_scores, hashes[i], self.opts.shots))
+            if result.timing is not None and all(result.timing is not t for t in self.timings):
+                self.timings.append(result.timing)  # one per batch, shared by the batch's results
+            if len(pending) >= COMMIT_EVERY:
+                yield pending
+                pending = []
+        if pending:
+            yield pending
+
+    def session_stats(self, wall: float) -> dict:
+        return {"failed_calls": len(self.failed), "decode": latency_profile(self.timings)}
+
+    def summarize(self, summary: dict, records: list[Record]) -> None:
+        scored = [r for r in records if self.spec.kind != "open"]
+        summary["extraction_failures"] = sum(1 for r in scored if r.extraction_failed)
+        summary["extraction_failure_rate"] = summary["extraction_failures"] / len(scored) if scored else None
+        summary["failed_calls"] = self.failed
+        summary["methods"] = {m: sum(1 for r in records if r.method == m) for m in ("logprobs", "generate")}
+
+
+def _conversations(backend, requests: list[dict], questions: list[Question]):
+    """backend.generate, except that multi-turn questions (MT-Bench) continue: each later user turn is sent after
+    the model's own earlier answers. A conversation whose call fails at any turn yields that failure."""
+    turns = [q.extra.get("turns") or [q.question] for q in questions]
+    if max((len(t) for t in turns), default=1) <= 1 or not requests or requests[0].messages is None:
+        yield from backend.generate(requests)
+        return
+    convo = {i: list(r.messages) for i, r in enumerate(requests)}
+    answers: dict[int, list[str]] = {i: [] for i in convo}
+    last: dict[int, dict] = {}
+    for t in range(max(len(x) for x in turns)):
+        idx = [i for i in convo if t < len(turns[i])]
+        for i in idx if t else []:
+            convo[i] += [{"role": "assistant", "content": answers[i][-1]}, {"role": "user", "content": turns[i][t]}]
+        for j, result in backend.generate([replace(requests[i], messages=tuple(convo[i])) for i in idx]):
+            i = idx[j]
+            if result.error:
+                del convo[i]
+                yield i, result
+                continue
+            answers[i].append(result.text or "")
+            last[i] = result
+    for i in convo:
+        yield i, replace(last[i], text=answers[i][0], turns=answers[i])
+
+
+def latency_profile(timings: list[Timing]) -> dict | None:
+    """Time to first token and per-token latency (p50/p95) over the batches a local model generated."""
+    if not timings:
+        return None
+    steps = sorted(s for t in timings for s in t.token_latencies_s)
+    ttft = sorted(t.ttft_s for t in timings)
+
+    def pct(xs, p):
+        return xs[min(len(xs) - 1, int(p * len(xs)))] if xs else None
+
+    tokens = sum(len(t.token_latencies_s) + 1 for t in timings)
+    decode_s = sum(t.wall_s - t.ttft_s for t in timings)
+    return {"batches": len(timings), "ttft_s_p50": statistics.median(ttft), "ttft_s_p95": pct(ttft, 0.95),
+            "token_latency_s_p50": pct(steps, 0.5), "token_latency_s_p95": pct(steps, 0.95),
+            "decode_steps_per_s": tokens / decode_s if decode_s > 0 else None}

@@ -1,0 +1,209 @@
+"""The one run lifecycle, for every kind of evaluation:
+
+    inputs (validated before anything is written) -> identity -> skip what is stored -> compute, committing
+    records batch by batch -> session (cost, status) -> summary from the stored records
+
+How a question is answered is a strategy: log-likelihood scoring (`likelihood.py`) for backends that expose token
+log-probs, generation plus extraction (`generation.py`) for every backend. Progress goes out through callbacks; this
+layer prints nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Callable, Iterator, Literal, Protocol
+
+from pandian.backends.base import can_score
+from pandian.backends.resources import fingerprint, library_versions
+from pandian.core.data import Question, Split, fingerprint_files, load_split, split_files, subjects_of
+from pandian.core.identity import run_identity
+from pandian.core.metrics import summarize
+from pandian.core.records import Record
+from pandian.core.spec import BenchmarkSpec, SpecError
+from pandian.store import ResultStore
+
+
+@dataclass
+class EvalOptions:
+    data_dir: Path
+    shots: int = 0
+    subjects: list[str] | None = None
+    limit: int | None = None  # the first N questions of each subject
+    split: str | None = None
+    prompt_format: str | None = None
+    scoring: Literal["letter", "choice", "generate"] = "letter"
+    chat_template: bool = False
+    system_prompt: str | None = None
+    batch_size: int | None = None
+    reuse_prefix: bool = True
+    # generative scoring (--scoring generate, short-answer and open tasks, API models)
+    max_tokens: int | None = None
+    temperature: float = 0.0
+    top_p: float | None = None
+    seed: int | None = None
+    completions: bool = False  # API: text completions of the raw prompt (base models) instead of chat
+
+
+@dataclass
+class Progress:
+    start: Callable[[int, int], None] = lambda total, todo: None  # questions selected, questions still to compute
+    advance: Callable[[int], None] = lambda n: None
+
+
+@dataclass
+class EvalResult:
+    run_id: str
+    summary: dict
+    records: list[Record] = field(repr=False)
+
+
+@dataclass
+class Inputs:
+    loaded: Split
+    questions: list[Question]  # the selected questions, validated
+    data_fp: str
+    shots: Callable[[Question], list[Question]]  # the question's k few-shot examples
+
+
+class Strategy(Protocol):
+    def identity(self, spec: BenchmarkSpec, opts: EvalOptions) -> dict:
+        """The strategy's part of the run identity: max_length, chat_template, generation settings."""
+
+    def compute(self, todo: list[Question]) -> Iterator[list[Record]]: ...
+
+    def session_stats(self, wall: float) -> dict: ...
+
+    def summarize(self, summary: dict, records: list[Record]) -> None: ...
+
+
+def select(questions: list[Question], limit: int | None) -> list[Question]:
+    if limit is None:
+        return questions
+    seen: dict[str, int] = {}
+    out = []
+    for q in questions:
+        seen[q.subject] = seen.get(q.subject, 0) + 1
+        if seen[q.subject] <= limit:
+            out.append(q)
+    return out
+
+
+def load_inputs(spec: BenchmarkSpec, opts: EvalOptions, split: str) -> Inputs:
+    """Everything a run reads, validated before anything is written. The data fingerprint covers every file of the
+    evaluated and few-shot splits (all subjects), so that choosing subjects never changes a run's identity."""
+    if opts.shots and not spec.splits.fewshot:
+        raise SpecError(f"{spec.name} has no few-shot split; use --shots 0")
+    loaded = load_split(spec, opts.data_dir, split, opts.subjects)
+    pool: dict[str, list[Question]] = {}
+    if opts.shots:
+        for s in load_split(spec, opts.data_dir, spec.splits.fewshot, opts.subjects).questions:
+            pool.setdefault(s.subject if spec.splits.fewshot_per_subject else "", []).append(s)
+
+    def shots(q: Question) -> list[Question]:
+        """The first k examples (fixed order) of the question's subject, or of the whole few-shot split."""
+        if not opts.shots:
+            return []
+        candidates = pool.get(q.subject if spec.splits.fewshot_per_subject else "", [])
+        chosen = list(islice((s for s in candidates if s.origin != q.origin), opts.shots))
+        if len(chosen) < opts.shots:
+            raise SpecError(f"{spec.name}: subject '{q.subject}' has {len(chosen)} few-shot examples in "
+                            f"'{spec.splits.fewshot}', fewer than --shots {opts.shots}")
+        return chosen
+
+    files = [p for sp in {split, spec.splits.fewshot} - {None}
+             for _, p in split_files(spec, opts.data_dir, sp, subjects_of(spec))]
+    data_fp = fingerprint_files([p for p in files if p.exists()]) if loaded.files else "hub"
+    return Inputs(loaded, select(loaded.questions, opts.limit), data_fp, shots)
+
+
+def uses_generation(backend, spec: BenchmarkSpec, opts: EvalOptions) -> bool:
+    return not can_score(backend) or opts.scoring == "generate" or spec.kind != "multiple_choice"
+
+
+def evaluate(backend, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore,
+             progress: Progress | None = None) -> EvalResult:
+    from pandian.app.generation import GenerationStrategy
+    from pandian.app.likelihood import LikelihoodStrategy
+
+    progress = progress or Progress()
+    split = opts.split or spec.splits.eval
+    fmt_name = opts.prompt_format or spec.default_prompt
+    if fmt_name not in spec.prompts:
+        raise SpecError(f"{spec.name}: no prompt format '{fmt_name}'; it has {', '.join(spec.prompts)}")
+    inputs = load_inputs(spec, opts, split)
+    strategy_cls = GenerationStrategy if uses_generation(backend, spec, opts) else LikelihoodStrategy
+    strategy: Strategy = strategy_cls(backend, spec, opts, inputs)
+    run_id, ident = run_identity(spec_name=spec.name, spec_hash=spec.spec_hash(), model_identity=backend.identity(),
+                                 data_fp=inputs.data_fp, split=split, prompt_format=fmt_name, shots=opts.shots,
+                                 scoring=opts.scoring, system_prompt=opts.system_prompt,
+                                 **strategy.identity(spec, opts))
+    # the spec and data folder travel with the run (not its identity), so its prompts can be re-rendered later
+    config = {**ident, "model": backend.name, "spec": spec.model_dump(mode="json"), "data_dir": str(opts.data_dir)}
+    store.ensure_run(run_id, backend.name, spec.name, config, library_versions())
+    done = store.done_qids(run_id)
+    questions = inputs.questions
+    todo = [q for q in questions if q.qid not in done]
+    progress.start(len(questions), len(todo))
+
+    started, t0, computed, status = time.time(), time.perf_counter(), 0, "complete"
+    try:
+        for records in strategy.compute(todo):
+            store.add_records(run_id, records)
+            computed += len(records)
+            progress.advance(len(records))
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        wall = time.perf_counter() - t0
+        session = {"status": status, "questions_per_s": computed / wall if wall > 0 else None,
+                   **backend.resources(), **strategy.session_stats(wall), "hardware": fingerprint()}
+        store.add_session(run_id, started, wall, computed, session)
+
+    order = {q.qid: i for i, q in enumerate(questions)}
+    records = sorted(store.records(run_id, set(order)), key=lambda r: order[r.qid])
+    summary = build_summary(spec, backend.name, run_id, ident, records, inputs.loaded.skipped, computed, wall)
+    summary["resources"] = {k: session.get(k) for k in RESOURCE_KEYS if session.get(k) is not None}
+    summary["hardware"] = session["hardware"]
+    strategy.summarize(summary, records)
+    return EvalResult(run_id, summary, records)
+
+
+RESOURCE_KEYS = ("load_s", "weights_gb", "peak_rss_gb", "cuda_max_allocated_gb", "cuda_max_reserved_gb",
+                 "prefill_tokens_per_s", "usage", "decode")
+
+
+def build_summary(spec: BenchmarkSpec, model_name: str, run_id: str, ident: dict, records: list[Record],
+                  skipped: dict, computed: int, wall: float) -> dict:
+    scored = [r for r in records if r.correct is not None]
+    summary = {
+        "run_id": run_id,
+        "model": model_name,
+        "benchmark": spec.name,
+        "title": spec.title,
+        "config": ident,
+        "questions": len(records),
+        "computed_now": computed,
+        "wall_s": round(wall, 3),
+        "questions_per_s": round(computed / wall, 2) if wall > 0 and computed else None,
+        "shots_dropped": sum(1 for r in records if r.n_shots < ident["shots"]),
+        "truncated": sum(1 for r in records if r.truncated_tokens),
+        "skipped": skipped,
+        "accuracy": summarize(((r.subject, r.correct) for r in scored), spec.categories_of),
+    }
+    if ident["scoring"] == "choice":
+        summary["accuracy_norm"] = summarize(((r.subject, r.correct_norm) for r in scored), spec.categories_of)
+    return summary
+
+
+def write_outputs(out: Path, result: EvalResult) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(result.summary, indent=1, ensure_ascii=False))
+    bench = result.summary["benchmark"]
+    with (out / "records.jsonl").open("w", encoding="utf-8") as f:
+        for r in result.records:
+            f.write(json.dumps({"benchmark": bench, **r.to_dict()}, ensure_ascii=False) + "\n")
