@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pandian.app.lifecycle import Committed, Progress
 from pandian.backends.base import GenerationRequest, chat_messages
 from pandian.core.records import Record
 from pandian.core.spec import SpecError
@@ -71,15 +72,20 @@ def _messages(system: str | None, user: str) -> GenerationRequest:
     return GenerationRequest(messages=chat_messages(user, system), max_tokens=512, temperature=0)
 
 
-def _ask(judge, reqs: list[GenerationRequest], record) -> int:
-    """Send the judge its prompts; record(i, verdict) each answer as it arrives (so an interrupted judging keeps
-    what it has). A failed call records nothing and is asked again by a rerun. Returns the failures."""
+def _ask(judge, reqs: list[GenerationRequest], commit, progress: Progress) -> int:
+    """Send the judge its prompts and commit each verdict, (request index, text), as it arrives, through the run
+    lifecycle's commit step. A failed call records nothing and is asked again by a rerun. Returns the failures."""
     failed = 0
-    for i, result in judge.generate(reqs):
-        if result.error:
-            failed += 1
-            continue
-        record(i, result.text or "")
+
+    def verdicts():
+        nonlocal failed
+        for i, result in judge.generate(reqs):
+            if result.error:
+                failed += 1
+                continue
+            yield [(i, result.text or "")]
+
+    Committed(commit, progress).drain(verdicts())
     return failed
 
 
@@ -132,7 +138,8 @@ def questions_of(spec, data_dir: Path) -> dict[str, dict]:
     return out
 
 
-def judge_single(store: ResultStore, judge, run_id: str, spec, data_dir: Path, on_progress=lambda n: None) -> dict:
+def judge_single(store: ResultStore, judge, run_id: str, spec, data_dir: Path,
+                 progress: Progress | None = None) -> dict:
     """Grade every answer of `run_id` from 1 to 10; returns mean scores overall and per subject with 95% CIs."""
     answers = _answers(store, run_id)
     questions = questions_of(spec, data_dir)
@@ -146,12 +153,12 @@ def judge_single(store: ResultStore, judge, run_id: str, spec, data_dir: Path, o
         system, prompt = _single_prompt(rec, questions[qid], prompts)
         todo.append((qid, prompt))
         reqs.append(_messages(system, prompt))
-    def record(i: int, verdict: str) -> None:
-        qid, prompt = todo[i]
-        store.add_judgment(judge_id, run_id, "", qid, "single", prompt, verdict, parse_score(verdict), None)
-        on_progress(1)
+    def commit(verdicts: list[tuple[int, str]]) -> None:
+        for i, verdict in verdicts:
+            qid, prompt = todo[i]
+            store.add_judgment(judge_id, run_id, "", qid, "single", prompt, verdict, parse_score(verdict), None)
 
-    failed = _ask(judge, reqs, record)
+    failed = _ask(judge, reqs, commit, progress or Progress())
     rows = store.judgments(judge_id, run_id, "")
     by_subject = defaultdict(list)
     for r in rows:
@@ -173,7 +180,7 @@ def _mean_ci(xs: list[float], draws: int = 2000, seed: int = 0) -> dict:
 
 
 def judge_pairwise(store: ResultStore, judge, run_a: str, run_b: str, spec, data_dir: Path,
-                   on_progress=lambda n: None) -> dict:
+                   progress: Progress | None = None) -> dict:
     """Compare two runs' answers question by question, asking the judge in both orders."""
     a, b = _answers(store, run_a), _answers(store, run_b)
     questions = questions_of(spec, data_dir)
@@ -193,12 +200,12 @@ def judge_pairwise(store: ResultStore, judge, run_a: str, run_b: str, spec, data
                                      answer_b=_turns(y[qid])[0])
             todo.append((qid, order, prompt))
             reqs.append(_messages(system, prompt))
-    def record(i: int, verdict: str) -> None:
-        qid, order, prompt = todo[i]
-        store.add_judgment(judge_id, run_a, run_b, qid, order, prompt, verdict, None, parse_winner(verdict))
-        on_progress(1)
+    def commit(verdicts: list[tuple[int, str]]) -> None:
+        for i, verdict in verdicts:
+            qid, order, prompt = todo[i]
+            store.add_judgment(judge_id, run_a, run_b, qid, order, prompt, verdict, None, parse_winner(verdict))
 
-    failed = _ask(judge, reqs, record)
+    failed = _ask(judge, reqs, commit, progress or Progress())
     outcomes = pair_outcomes(store.judgments(judge_id, run_a, run_b))
     counts = {k: sum(1 for v in outcomes.values() if v == k) for k in ("a", "b", "tie")}
     return {"run_a": run_a, "run_b": run_b, "judge": judge.name, "judge_id": judge_id, "failed_calls": failed,

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Callable, Iterator, Literal, Protocol
+from typing import Callable, Iterable, Iterator, Literal, Protocol
 
 from pandian.backends.base import can_score
 from pandian.backends.resources import fingerprint, library_versions
@@ -120,6 +120,21 @@ def load_inputs(spec: BenchmarkSpec, opts: EvalOptions, split: str) -> Inputs:
     return Inputs(loaded, select(loaded.questions, opts.limit), data_fp, shots)
 
 
+class Committed:
+    """The compute -> commit step every lifecycle shares (evaluation records, judge verdicts): each batch is stored
+    the moment it is complete, so an interruption loses at most the batch in flight, and a rerun skips what is
+    stored."""
+
+    def __init__(self, commit: Callable[[list], None], progress: Progress):
+        self.commit, self.progress, self.count = commit, progress, 0
+
+    def drain(self, batches: Iterable[list]) -> None:
+        for batch in batches:
+            self.commit(batch)
+            self.count += len(batch)
+            self.progress.advance(len(batch))
+
+
 def uses_generation(backend, spec: BenchmarkSpec, opts: EvalOptions) -> bool:
     return not can_score(backend) or opts.scoring == "generate" or spec.kind != "multiple_choice"
 
@@ -149,17 +164,15 @@ def evaluate(backend, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore
     todo = [q for q in questions if q.qid not in done]
     progress.start(len(questions), len(todo))
 
-    started, t0, computed, status = time.time(), time.perf_counter(), 0, "complete"
+    started, t0, status = time.time(), time.perf_counter(), "complete"
+    committed = Committed(lambda records: store.add_records(run_id, records), progress)
     try:
-        for records in strategy.compute(todo):
-            store.add_records(run_id, records)
-            computed += len(records)
-            progress.advance(len(records))
+        committed.drain(strategy.compute(todo))
     except KeyboardInterrupt:
         status = "interrupted"
         raise
     finally:
-        wall = time.perf_counter() - t0
+        wall, computed = time.perf_counter() - t0, committed.count
         session = {"status": status, "questions_per_s": computed / wall if wall > 0 else None,
                    **backend.resources(), **strategy.session_stats(wall), "hardware": fingerprint()}
         store.add_session(run_id, started, wall, computed, session)
