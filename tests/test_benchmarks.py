@@ -11,15 +11,15 @@ from pandian.core.spec import BUILTIN_DIR, SpecError, builtin_names, load_spec
 
 from .conftest import need_data
 
-EXPECTED = {  # benchmark: (eval items, subjects, few-shot items or None, skipped)
-    "cmmlu": (11582, 67, 335, {}),
-    "ceval": (1346, 52, 260, {}),
-    "mmlu": (14042, 57, 285, {}),
-    "medqa-mcmle": (3426, 25, 3425, {}),
-    "medqa-mcmle-4": (3426, 25, 3425, {}),
-    "cnmleqa": (2949, 2, None, {}),
-    # CMExam's val release: 210 items with several answers and one whose answer is 'nan'.
-    "cmexam": (6600, 1, None, {"multi_answer": 210, "no_answer": 1}),
+EXPECTED = {  # benchmark: (eval items, subjects, few-shot items or None, skipped, multi-answer items)
+    "cmmlu": (11582, 67, 335, {}, 0),
+    "ceval": (1346, 52, 260, {}, 0),
+    "mmlu": (14042, 57, 285, {}, 0),
+    "medqa-mcmle": (3426, 25, 3425, {}, 0),
+    "medqa-mcmle-4": (3426, 25, 3425, {}, 0),
+    "cnmleqa": (2949, 2, None, {}, 0),
+    # CMExam's val release: 210 items with several answers (scored as sets) and one whose answer is 'nan'.
+    "cmexam": (6810, 1, None, {"no_answer": 1}, 210),
     **{name: None for name in ("gsm8k", "cmath", "xcopa-zh", "xcopa-zh-en", "alignbench", "mt-bench")},
 }
 
@@ -31,13 +31,15 @@ def test_every_builtin_spec_is_covered():
 @pytest.mark.parametrize("name", sorted(k for k, v in EXPECTED.items() if v))
 def test_loads_real_release(name, data_dir):
     spec = load_spec(name)
-    n_eval, n_subjects, n_shots, skipped = EXPECTED[name]
+    n_eval, n_subjects, n_shots, skipped, n_multi = EXPECTED[name]
     split = load_split(spec, data_dir, spec.splits.eval)
     assert len(split.questions) == n_eval
     assert len({q.subject for q in split.questions}) == n_subjects
     assert split.skipped == skipped
+    assert split.counts == {"single": n_eval - n_multi, "multi": n_multi}
     assert len({q.qid for q in split.questions}) == n_eval
-    assert all(q.answer is not None and 0 <= q.answer < len(q.choices) for q in split.questions)
+    assert all(0 <= i < len(q.choices) for q in split.questions
+               for i in (q.answer if q.multi else (q.answer,)))
     if n_shots is not None:
         assert len(load_split(spec, data_dir, spec.splits.fewshot).questions) == n_shots
 
@@ -46,6 +48,18 @@ def test_cmexam_options_split_from_one_cell(data_dir):
     q = load_split(load_spec("cmexam"), data_dir, "val").questions[0]
     assert q.choices == ("原发病", "出血部位", "出血量", "在胃内停留时间", "以上均非")
     assert q.labels[q.answer] == "C"
+
+
+def test_cmexam_multi_answer_items_are_sets_and_say_so(data_dir):
+    from pandian.core.prompts import render
+
+    spec = load_spec("cmexam")
+    multi = [q for q in load_split(spec, data_dir, "val").questions if q.multi]
+    assert len(multi) == 210 and multi[0].answer_label == "ABC"
+    assert {len(q.answer) for q in multi} == {2, 3, 4, 5}
+    p = render(spec, spec.prompts["zh"], multi[0], [])
+    assert p.text().startswith("以下是中国执业医师资格考试的多项选择题")
+    assert len(p.continuations) == 31 and p.answers[:6] == ("A", "B", "C", "D", "E", "AB")
 
 
 def test_cnmleqa_answer_names_a_column(data_dir):

@@ -15,7 +15,7 @@ from typing import Iterator
 from pandian.backends.api_protocol import choice_logprobs
 from pandian.backends.base import GenerationRequest, GenerationResult, Timing, can_score, chat_messages
 from pandian.core.data import Question
-from pandian.core.extract import extract_choice, extract_number, numbers_equal, strip_reasoning
+from pandian.core.extract import extract_choice, extract_choices, extract_number, numbers_equal, strip_reasoning
 from pandian.core.prompts import prompt_hash, render
 from pandian.core.records import Record
 from pandian.core.spec import BenchmarkSpec
@@ -33,14 +33,17 @@ def score(spec: BenchmarkSpec, q: Question, result: GenerationResult, api_scores
                  prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens)
     if spec.kind == "multiple_choice":
         labels = q.labels
-        if api_scores is not None:
+        if q.multi:  # a set of labels: one token's log-probs cannot say it
+            pred = extract_choices(answer, labels, list(q.choices))
+            rec.method = "generate"
+        elif api_scores is not None:
             pred = max(labels, key=lambda lab: api_scores.get(lab, float("-inf")))
             rec.logprobs = [api_scores.get(lab, float("-inf")) for lab in labels]
             rec.method = "logprobs"
         else:
             pred = extract_choice(answer, labels, list(q.choices))
             rec.method = "generate"
-        gold = labels[q.answer] if q.answer is not None else None
+        gold = q.answer_label
         correct = None if gold is None else int(pred == gold)
     elif spec.kind == "short_answer":
         pred = extract_number(answer)

@@ -13,15 +13,15 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Literal, Protocol
 
+from pandian.app.privacy import check_private_data
 from pandian.backends.base import can_score
 from pandian.backends.resources import fingerprint, library_versions
-from pandian.core.data import Question, Split, fingerprint_files, load_split, split_files, subjects_of
+from pandian.core.data import Question, Split, fingerprint_files, input_files, load_shots, load_split
 from pandian.core.identity import run_identity
-from pandian.core.metrics import summarize
+from pandian.core.metrics import credit_summary, set_credit, summarize
 from pandian.core.records import Record
 from pandian.core.spec import BenchmarkSpec, SpecError
 from pandian.store import ResultStore
@@ -46,6 +46,7 @@ class EvalOptions:
     top_p: float | None = None
     seed: int | None = None
     completions: bool = False  # API: text completions of the raw prompt (base models) instead of chat
+    allow_remote_data: bool = False  # a private benchmark's questions may go to a remote API
 
 
 @dataclass
@@ -93,30 +94,16 @@ def select(questions: list[Question], limit: int | None) -> list[Question]:
 
 
 def load_inputs(spec: BenchmarkSpec, opts: EvalOptions, split: str) -> Inputs:
-    """Everything a run reads, validated before anything is written. The data fingerprint covers every file of the
-    evaluated and few-shot splits (all subjects), so that choosing subjects never changes a run's identity."""
-    if opts.shots and not spec.splits.fewshot:
-        raise SpecError(f"{spec.name} has no few-shot split; use --shots 0")
+    """Everything a run reads, validated before anything is written. The data fingerprint covers every file the
+    split and its few-shot examples depend on (all subjects), so that choosing subjects never changes a run's
+    identity."""
     loaded = load_split(spec, opts.data_dir, split, opts.subjects)
-    pool: dict[str, list[Question]] = {}
-    if opts.shots:
-        for s in load_split(spec, opts.data_dir, spec.splits.fewshot, opts.subjects).questions:
-            pool.setdefault(s.subject if spec.splits.fewshot_per_subject else "", []).append(s)
+    pool = load_shots(spec, opts.data_dir, opts.subjects) if opts.shots else None
 
     def shots(q: Question) -> list[Question]:
-        """The first k examples (fixed order) of the question's subject, or of the whole few-shot split."""
-        if not opts.shots:
-            return []
-        candidates = pool.get(q.subject if spec.splits.fewshot_per_subject else "", [])
-        chosen = list(islice((s for s in candidates if s.origin != q.origin), opts.shots))
-        if len(chosen) < opts.shots:
-            raise SpecError(f"{spec.name}: subject '{q.subject}' has {len(chosen)} few-shot examples in "
-                            f"'{spec.splits.fewshot}', fewer than --shots {opts.shots}")
-        return chosen
+        return pool.pick(q, opts.shots) if pool is not None else []
 
-    files = [p for sp in {split, spec.splits.fewshot} - {None}
-             for _, p in split_files(spec, opts.data_dir, sp, subjects_of(spec))]
-    data_fp = fingerprint_files([p for p in files if p.exists()]) if loaded.files else "hub"
+    data_fp = fingerprint_files(input_files(spec, opts.data_dir, split)) if loaded.files else "hub"
     return Inputs(loaded, select(loaded.questions, opts.limit), data_fp, shots)
 
 
@@ -150,6 +137,7 @@ def evaluate(backend, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore
     if fmt_name not in spec.prompts:
         raise SpecError(f"{spec.name}: no prompt format '{fmt_name}'; it has {', '.join(spec.prompts)}")
     inputs = load_inputs(spec, opts, split)
+    check_private_data(spec, backend, opts.allow_remote_data, len(inputs.questions))
     strategy_cls = GenerationStrategy if uses_generation(backend, spec, opts) else LikelihoodStrategy
     strategy: Strategy = strategy_cls(backend, spec, opts, inputs)
     run_id, ident = run_identity(spec_name=spec.name, spec_hash=spec.spec_hash(), model_identity=backend.identity(),
@@ -180,10 +168,27 @@ def evaluate(backend, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore
     order = {q.qid: i for i, q in enumerate(questions)}
     records = sorted(store.records(run_id, set(order)), key=lambda r: order[r.qid])
     summary = build_summary(spec, backend.name, run_id, ident, records, inputs.loaded.skipped, computed, wall)
+    summary.update(answer_kinds(spec, questions, records))
     summary["resources"] = {k: session.get(k) for k in RESOURCE_KEYS if session.get(k) is not None}
     summary["hardware"] = session["hardware"]
     strategy.summarize(summary, records)
     return EvalResult(run_id, summary, records)
+
+
+def answer_kinds(spec: BenchmarkSpec, questions: list[Question], records: list[Record]) -> dict:
+    """How many questions have one answer and how many several; with multi-answer ones, the accuracy (exact set)
+    of each kind and the partial credit over all (see docs/specs.md)."""
+    if spec.kind != "multiple_choice":
+        return {}
+    multi = {q.qid for q in questions if q.multi}
+    out: dict = {"answers": {"single": len(questions) - len(multi), "multi": len(multi)}}
+    if multi:
+        scored = [r for r in records if r.correct is not None]
+        out["accuracy_by_answers"] = {
+            kind: summarize(((r.subject, r.correct) for r in scored if (r.qid in multi) == (kind == "multi")),
+                            spec.categories_of)["overall"]["questions"] for kind in ("single", "multi")}
+        out["partial_credit"] = credit_summary((r.subject, set_credit(r.pred, r.gold)[1]) for r in scored)
+    return out
 
 
 RESOURCE_KEYS = ("load_s", "weights_gb", "peak_rss_gb", "cuda_max_allocated_gb", "cuda_max_reserved_gb",

@@ -39,19 +39,20 @@ def fit_to_context(backend, prompts: list[Prompt], k: int, rule: str, chat: Call
     return [done[i] for i in range(len(prompts))]
 
 
-def make_record(q: Question, scores: list[float], prompt_hash: str, n_shots: int, cut: int, conts,
+def make_record(q: Question, scores: list[float], prompt_hash: str, n_shots: int, cut: int, conts, answers,
                 scoring: str) -> Record:
-    labels = q.labels
-    pred = max(range(len(scores)), key=lambda i: scores[i])
+    """answers: what each continuation stands for, a label or (a multi-select question) a set of labels."""
+    best = max(range(len(scores)), key=lambda i: scores[i])
+    gold = q.answer_label
     rec = Record(qid=q.qid, subject=q.subject, prompt_hash=prompt_hash, n_shots=n_shots, logprobs=scores,
-                 pred=labels[pred], gold=labels[q.answer] if q.answer is not None else None,
-                 correct=int(pred == q.answer) if q.answer is not None else None, truncated_tokens=cut)
+                 pred=answers[best], gold=gold, correct=int(answers[best] == gold) if gold is not None else None,
+                 truncated_tokens=cut)
     if scoring == "choice":
         # lm-eval's acc_norm: log-likelihood divided by the continuation's length in characters
         norm = [s / max(1, len(c)) for s, c in zip(scores, conts)]
         pn = max(range(len(norm)), key=lambda i: norm[i])
-        rec.pred_norm = labels[pn]
-        rec.correct_norm = int(pn == q.answer) if q.answer is not None else None
+        rec.pred_norm = answers[pn]
+        rec.correct_norm = int(answers[pn] == gold) if gold is not None else None
     return rec
 
 
@@ -77,7 +78,7 @@ class LikelihoodStrategy:
         for q, prompt, (ctx, cont_ids, n_shots, cut, phash) in zip(
                 todo, prompts, fit_to_context(backend, prompts, opts.shots, self.fmt.tokenization, chat)):
             requests.append(TokenRequest(tuple(ctx), tuple(tuple(c) for c in cont_ids), (q.subject, n_shots)))
-            meta.append((q, phash, n_shots, cut, prompt.continuations))
+            meta.append((q, phash, n_shots, cut, prompt.continuations, prompt.answers))
         self.scorer = backend.scorer(opts.batch_size, opts.reuse_prefix)
         for batch in self.scorer.score(requests):
             yield [make_record(meta[i][0], scores, *meta[i][1:], scoring=opts.scoring) for i, scores in batch]

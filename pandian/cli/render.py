@@ -39,6 +39,13 @@ def print_summary(summary: dict, per_subject: bool = False) -> None:
     if "accuracy_norm" in summary:
         o = summary["accuracy_norm"]["overall"]["questions"]
         console.print(f"length-normalised choice scoring (acc_norm): {fmt(o['acc'], o['ci95'])}")
+    if summary.get("partial_credit"):
+        kinds = summary["accuracy_by_answers"]
+        pc = summary["partial_credit"]["overall"]
+        console.print(f"{summary['answers']['single']} single-answer and {summary['answers']['multi']} multi-answer "
+                      f"question(s); acc (exact set) single {fmt(kinds['single']['acc'], kinds['single']['ci95'])}, "
+                      f"multi {fmt(kinds['multi']['acc'], kinds['multi']['ci95'])}; partial credit (full 1, right "
+                      f"but incomplete 0.5, any wrong label 0): {fmt(pc['mean'], pc['ci95'])}", highlight=False)
     notes = []
     if summary["shots_dropped"]:
         notes.append(f"{summary['shots_dropped']} prompt(s) dropped few-shot examples to fit the context")

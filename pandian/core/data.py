@@ -1,252 +1,101 @@
-"""Reading benchmark files into questions, with errors that name the file, row and field.
+"""A benchmark's splits as validated questions, and its few-shot examples, with errors that name the file, row and
+field. Everything is validated before a run starts, so bad input never leaves a half-written run behind.
 
-Everything is validated before a run starts, so bad input never leaves a half-written run behind.
+Reading files is `readers`, finding them and joining or preprocessing their rows `sources`, mapping a row to a
+question `mapping`.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import json
 import os
-import re
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
-from typing import Iterator
 
-from pandian.core.spec import BenchmarkSpec, Choices, Fields, SpecError
+from pandian.core.mapping import LABELS, Part, Question, _field, choices_of, expand, gold, pattern_answer
+from pandian.core.readers import DataError, read_rows, source_rows
+from pandian.core.sources import DataFile, discovered_subjects, file_rows, files_of, source_files
+from pandian.core.spec import BenchmarkSpec, Fields, SpecError
 
-LABELS = "ABCDEFGHIJ"
-
-
-class DataError(ValueError):
-    def __init__(self, path: Path | str, message: str, row: int | None = None, field: str | None = None):
-        self.path, self.row, self.field = str(path), row, field
-        where = str(path)
-        if row is not None:
-            where += f", row {row}"
-        if field is not None:
-            where += f", field '{field}'"
-        super().__init__(f"{where}: {message}")
-
-
-@dataclass(frozen=True)
-class Question:
-    qid: str  # unique within the benchmark: "{subject}/{id}"
-    subject: str
-    question: str
-    choices: tuple[str, ...]  # empty for short-answer and open tasks
-    # multiple choice: index into choices; short answer: the canonical number; None: no answer (unlabelled / open)
-    answer: int | str | None
-    origin: str  # "file:row", for drill-down and error messages
-    target: str | None = None  # the full reference text (a worked solution for shots, a reference for a judge)
-    extra: dict = field(default_factory=dict, compare=False)  # the spec's extra row fields
-
-    @property
-    def labels(self) -> str:
-        return LABELS[: len(self.choices)]
-
-
-# ---------------------------------------------------------------- raw rows
-
-
-def _decode(path: Path) -> str:
-    raw = path.read_bytes()
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise DataError(path, f"not UTF-8 (byte {e.start}, line {line}); re-save the file as UTF-8") from None
-
-
-def read_rows(path: Path, fmt: str, header: bool = True, columns: list[str] | None = None) -> Iterator[tuple[int, dict]]:
-    """Yield (row number as a person counts it in the file, row dict)."""
-    if not path.exists():
-        raise DataError(path, "file not found")
-    n = 0
-    if fmt == "xlsx":
-        import openpyxl
-
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        rows = wb.active.iter_rows(values_only=True)
-        head = [str(h) if h is not None else "" for h in next(rows, ())]
-        for i, values in enumerate(rows, start=2):
-            if all(v is None for v in values):
-                continue
-            n += 1
-            yield i, {h: ("" if v is None else str(v)) for h, v in zip(head, values)}
-    elif fmt == "csv":
-        text = _decode(path)
-        reader = csv.reader(io.StringIO(text, newline=""))
-        if header:
-            head = next(reader, None) or []
-        else:
-            head = columns or []
-        for values in reader:
-            if not values:
-                continue
-            n += 1
-            if len(values) != len(head):
-                raise DataError(path, f"{len(values)} values but {len(head)} columns", row=reader.line_num)
-            yield reader.line_num, dict(zip(head, values))
-    elif fmt == "jsonl":
-        for i, line in enumerate(_decode(path).splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(path, f"invalid JSON: {e.msg}", row=i) from None
-            if not isinstance(obj, dict):
-                raise DataError(path, "each line must be a JSON object", row=i)
-            n += 1
-            yield i, obj
-    elif fmt == "json":
-        try:
-            obj = json.loads(_decode(path))
-        except json.JSONDecodeError as e:
-            raise DataError(path, f"invalid JSON: {e.msg} (line {e.lineno})") from None
-        if isinstance(obj, dict) and len(obj) == 1 and isinstance(next(iter(obj.values())), list):
-            obj = next(iter(obj.values()))
-        if not isinstance(obj, list):
-            raise DataError(path, "expected a JSON array of objects")
-        for i, item in enumerate(obj, start=1):
-            if not isinstance(item, dict):
-                raise DataError(path, "each item must be a JSON object", row=i)
-            n += 1
-            yield i, item
-    else:
-        raise DataError(path, f"unsupported format '{fmt}'")
-    if n == 0:
-        raise DataError(path, "no rows: the file is empty")
+__all__ = ["LABELS", "DataError", "Question", "Split", "ShotPool", "fingerprint_files",
+           "input_files", "load_shots", "load_split", "read_rows", "rows_to_questions", "subjects_of"]
 
 
 # ---------------------------------------------------------------- rows -> questions
 
 
-def _field(row: dict, name: str, path: Path, rownum: int):
-    if name not in row:
-        raise DataError(path, f"missing (columns present: {', '.join(map(str, row))})", row=rownum, field=name)
-    return row[name]
-
-
-def _choices(spec_choices, row: dict, path: Path, rownum: int) -> tuple[list[str], list[str]]:
-    """Return (labels, texts)."""
-    if isinstance(spec_choices, list):
-        texts = [str(_field(row, c, path, rownum)) for c in spec_choices]
-        return list(LABELS[: len(texts)]), texts
-    ch: Choices = spec_choices
-    value = _field(row, ch.field, path, rownum)
-    if ch.style == "dict":
-        if not isinstance(value, dict):
-            raise DataError(path, "expected a {label: text} object", row=rownum, field=ch.field)
-        return [str(k) for k in value], [str(v) for v in value.values()]
-    if ch.style == "list":
-        if not isinstance(value, list):
-            raise DataError(path, "expected a list of choices", row=rownum, field=ch.field)
-        return list(LABELS[: len(value)]), [str(v) for v in value]
-    pieces = [p for p in str(value).split(ch.separator) if p.strip()]
-    labels, texts = [], []
-    for i, p in enumerate(pieces):
-        text = p.strip()
-        if ch.label_prefix:
-            m = re.match(ch.label_prefix, text)
-            if not m:
-                raise DataError(path, f"choice {i + 1} does not start with a label: {text[:30]!r}",
-                                row=rownum, field=ch.field)
-            labels.append(m.group(1) if m.groups() else LABELS[i])
-            text = text[m.end():]
-        else:
-            labels.append(LABELS[i])
-        texts.append(text)
-    return labels, texts
-
-
-def _answer(fmt: str, value, labels: list[str], texts: list[str], columns: list[str] | None,
-            path: Path, rownum: int, field: str, multi: str) -> int | None | str:
-    """Index of the gold choice; "multi" for a multi-answer item the spec skips."""
-    raw = str(value).strip()
-    if fmt == "letter":
-        if len(raw) > 1 and all(c in labels for c in raw) and multi == "skip":
-            return "multi"
-        if raw not in labels:
-            raise DataError(path, f"answer {raw!r} is not one of the labels {''.join(labels)}", row=rownum,
-                            field=field)
-        return labels.index(raw)
-    if fmt == "index":
-        if not raw.lstrip("-").isdigit() or not 0 <= int(raw) < len(texts):
-            raise DataError(path, f"answer {raw!r} is not a choice index 0..{len(texts) - 1}", row=rownum,
-                            field=field)
-        return int(raw)
-    if fmt == "column":
-        if not columns or raw not in columns:
-            raise DataError(path, f"answer {raw!r} names none of the choice columns {columns}", row=rownum,
-                            field=field)
-        return columns.index(raw)
-    matches = [i for i, t in enumerate(texts) if t.strip() == raw]
-    if len(matches) != 1:
-        why = "matches no choice's text" if not matches else "matches several choices' text"
-        raise DataError(path, f"answer {raw[:40]!r} {why}", row=rownum, field=field)
-    return matches[0]
-
-
-def rows_to_questions(spec: BenchmarkSpec, rows, path: Path, subject: str | None,
-                      field_names: dict | None = None, labelled: bool = True) -> tuple[list[Question], dict]:
-    """Map raw rows to questions; returns (questions, {reason: number of items skipped})."""
+def rows_to_questions(spec: BenchmarkSpec, rows, path: Path | str, subject: str | None,
+                      field_names: dict | None = None, labelled: bool = True,
+                      file_key: str = "") -> tuple[list[Question], dict]:
+    """Map raw rows to questions; returns (questions, {reason: number of items skipped}). file_key sets apart the
+    ids of files of one subject (other path placeholders)."""
     f = Fields.model_validate({**spec.fields.model_dump(), **(field_names or {})}) if field_names else spec.fields
     out, seen, skipped = [], {}, {}
-    columns = f.choices if isinstance(f.choices, list) else None
     for rownum, row in rows:
-        subj = subject or (str(_field(row, f.subject, path, rownum)).strip() if f.subject else spec.name)
         rid = str(_field(row, f.id, path, rownum)).strip() if f.id is not None else str(rownum)
-        key = f"{subj}/{rid}"
-        if key in seen:
-            raise DataError(path, f"duplicate id {rid!r} (first at row {seen[key]})", row=rownum,
-                            field=f.id if f.id is not None else "id")
-        seen[key] = rownum
-        question = _field(row, f.question, path, rownum)
-        extra = {name: _field(row, name, path, rownum) for name in f.extra}
-        if isinstance(question, list):  # a multi-turn conversation (MT-Bench): the user's turns in order
-            extra["turns"] = [str(t) for t in question]
-            question = extra["turns"][0] if question else ""
-        question = str(question)
-        if not question.strip():
-            raise DataError(path, "empty question", row=rownum, field=f.question)
-        if f.choices is None:
-            out.append(_open_question(f, row, path, rownum, key, subj, question, extra, labelled))
-            continue
-        labels, texts = _choices(f.choices, row, path, rownum)
-        if len(texts) < 2:
-            raise DataError(path, f"{len(texts)} choice(s); multiple choice needs at least 2", row=rownum,
-                            field=f.choices if isinstance(f.choices, str) else str(columns or f.choices.field))
-        answer = None
-        if labelled:
-            value = _field(row, f.answer, path, rownum)
-            if str(value).strip() in spec.no_answer_values:
-                skipped["no_answer"] = skipped.get("no_answer", 0) + 1
+        for part in expand(spec.group, f, rownum, row, rid, path):
+            q = _question(spec, f, part, path, subject, rid, file_key, labelled)
+            if isinstance(q, str):
+                skipped[q] = skipped.get(q, 0) + 1
                 continue
-            answer = _answer(f.answer_format, value, labels, texts, columns, path, rownum, f.answer,
-                             spec.multi_answer)
-            if answer == "multi":
-                skipped["multi_answer"] = skipped.get("multi_answer", 0) + 1
-                continue
-        out.append(Question(key, subj, question, tuple(texts), answer, f"{path}:{rownum}", extra=extra))
+            if q.qid in seen:
+                raise DataError(path, f"duplicate id {rid!r} (first at row {seen[q.qid]})", row=rownum,
+                                field=f.id if f.id is not None else "id")
+            seen[q.qid] = rownum
+            out.append(q)
     return out, skipped
 
 
-def _open_question(f: Fields, row: dict, path: Path, rownum: int, key: str, subj: str, question: str, extra: dict,
-                   labelled: bool) -> Question:
+def _question(spec: BenchmarkSpec, f: Fields, part: Part, path, subject: str | None, rid: str, file_key: str,
+              labelled: bool) -> Question | str:
+    """The question of one row (or group part), or the reason it is skipped."""
+    row, rownum = part.row, part.rownum
+    subj = subject or (str(_field(row, f.subject, path, rownum)).strip() if f.subject else spec.name)
+    key = "/".join(x for x in (subj, file_key, rid if part.part is None else f"{rid}#{part.part}") if x)
+    question = _field(row, f.question, path, rownum)
+    extra = {name: _field(row, name, path, rownum) for name in f.extra}
+    if isinstance(question, list):  # a multi-turn conversation (MT-Bench): the user's turns in order
+        extra["turns"] = [str(t) for t in question]
+        question = extra["turns"][0] if question else ""
+    question = str(question)
+    origin = f"{path}:{rownum}"
+    common = dict(extra=extra, group=part.group, part=part.part, stem=part.stem)
+    if f.choices is None:
+        return _open_question(f, row, path, rownum, key, subj, question, labelled, origin, common)
+    labels, texts, stem = choices_of(f, row, path, rownum)
+    if stem is not None:
+        question = stem
+    if not question.strip():
+        raise DataError(path, "empty question", row=rownum, field=f.question)
+    if len(texts) < 2:
+        name = str(f.choices) if isinstance(f.choices, list) else f.choices.field
+        raise DataError(path, f"{len(texts)} choice(s); multiple choice needs at least 2", row=rownum, field=name)
+    answer = None
+    if labelled:
+        value = _field(row, f.answer, path, rownum)
+        if str(value).strip() in spec.no_answer_values:
+            return "no_answer"
+        answer = gold(spec, f, value, labels, texts, path, rownum)
+        if answer == "multi":
+            return "multi_answer"
+    return Question(key, subj, question, tuple(texts), answer, origin, **common)
+
+
+def _open_question(f: Fields, row: dict, path, rownum: int, key: str, subj: str, question: str, labelled: bool,
+                   origin: str, common: dict) -> Question:
     """A short-answer question (numeric gold) or an open one (optional reference for a judge)."""
     from pandian.core.extract import extract_number
 
+    if not question.strip():
+        raise DataError(path, "empty question", row=rownum, field=f.question)
     target = str(_field(row, f.answer, path, rownum)) if f.answer and labelled else None
     answer = None
     if f.answer_format == "number" and target is not None:
-        answer = extract_number(target)
+        answer = extract_number(str(pattern_answer(f.answer_pattern, target, path, rownum, f.answer)))
         if answer is None:
             raise DataError(path, f"no number in the answer {target[-40:]!r}", row=rownum, field=f.answer)
-    return Question(key, subj, question, (), answer, f"{path}:{rownum}", target=target, extra=extra)
+    return Question(key, subj, question, (), answer, origin, target=target, **common)
 
 
 # ---------------------------------------------------------------- a benchmark's splits
@@ -258,40 +107,44 @@ class Split:
     files: list[Path]
     skipped: dict = field(default_factory=dict)  # reason -> items left out of the evaluation
 
+    @property
+    def counts(self) -> dict:
+        """How many questions have one answer and how many several (multi-select)."""
+        multi = sum(q.multi for q in self.questions if q.choices)
+        return {"single": sum(1 for q in self.questions if q.choices) - multi, "multi": multi}
 
-def subjects_of(spec: BenchmarkSpec) -> list[str] | None:
-    """Subjects when files are per subject ({subject} in the path); None otherwise."""
+
+def subjects_of(spec: BenchmarkSpec, data_dir: Path | None = None, split: str | None = None) -> list[str] | None:
+    """Subjects when files are per subject ({subject} in the path): those the spec lists, else the ones on disk
+    (which needs data_dir); None when the path has no {subject}."""
     if "{subject}" not in spec.data.local.path:
         return None
-    if not spec.subjects:
-        raise SpecError(f"{spec.name}: the data path has {{subject}} but the spec lists no subjects")
-    return list(spec.subjects)
-
-
-def split_files(spec: BenchmarkSpec, data_dir: Path, split: str, subjects: list[str] | None) -> list[tuple[str | None, Path]]:
-    local = spec.data.local
-    if subjects is None:
-        return [(None, data_dir / local.path.format(split=split))]
-    return [(s, data_dir / local.path.format(split=split, subject=s)) for s in subjects]
+    if spec.subjects:
+        return list(spec.subjects)
+    if data_dir is None:
+        raise SpecError(f"{spec.name}: the data path has {{subject}} and the spec lists no subjects: they are "
+                        "found in the data folder")
+    return discovered_subjects(spec, data_dir, split or spec.splits.eval)
 
 
 def load_split(spec: BenchmarkSpec, data_dir: Path, split: str, subjects: list[str] | None = None) -> Split:
     if split in spec.splits.unlabelled:
         raise SpecError(f"{spec.name}: the '{split}' split {spec.splits.unlabelled[split]}")
-    all_subjects = subjects_of(spec)
+    all_subjects = subjects_of(spec, data_dir, split)
     if subjects is not None and all_subjects is not None:
         unknown = [s for s in subjects if s not in all_subjects]
         if unknown:
             raise SpecError(f"{spec.name}: unknown subject(s) {', '.join(unknown)}; "
                             f"known: {', '.join(all_subjects)}")
-    files = split_files(spec, data_dir, split, None if all_subjects is None else (subjects or all_subjects))
-    if not all(p.exists() for _, p in files):
-        return _load_from_hub(spec, data_dir, split, [s for s, _ in files], files)
-    local = spec.data.local
+    files = files_of(spec, data_dir, split, None if all_subjects is None else (subjects or all_subjects))
+    if not all(f.path.exists() for f in files):
+        return _load_from_hub(spec, split, files)
     questions, skipped = [], {}
-    for subj, path in files:
-        rows = read_rows(path, local.format, local.header, local.columns)
-        qs, k = rows_to_questions(spec, rows, path, subj)
+    for df in files:
+        where, rows = file_rows(spec, data_dir, split, df)
+        # a placeholder that names the subject (fields.subject) already sets the file's ids apart
+        key = "/".join(str(v) for k, v in df.values.items() if k != spec.fields.subject)
+        qs, k = rows_to_questions(spec, rows, where, df.subject, file_key=key)
         questions += qs
         for reason, n in k.items():
             skipped[reason] = skipped.get(reason, 0) + n
@@ -299,12 +152,13 @@ def load_split(spec: BenchmarkSpec, data_dir: Path, split: str, subjects: list[s
         questions = [q for q in questions if q.subject in subjects]
         if not questions:
             raise SpecError(f"{spec.name}: no questions with subject(s) {', '.join(subjects)}")
-    return Split(questions, [p for _, p in files], skipped)
+    return Split(questions, [f.path for f in files], skipped)
 
 
-def _load_from_hub(spec: BenchmarkSpec, data_dir: Path, split: str, subjects: list, files) -> Split:
-    missing = next(p for _, p in files if not p.exists())
-    local_hint = (f"no local copy of {spec.title} ({missing} is missing): download {spec.data.release} and pass "
+def _load_from_hub(spec: BenchmarkSpec, split: str, files: list[DataFile]) -> Split:
+    missing = next(f.path for f in files if not f.path.exists())
+    download = f"download {spec.data.release} and pass" if spec.data.release else "pass"
+    local_hint = (f"no local copy of {spec.title or spec.name} ({missing} is missing): {download} "
                   f"--data-dir (or set PANDIAN_DATA_DIR) to the folder that holds "
                   f"'{spec.data.local.path.split('{')[0]}'")
     if spec.data.hub is None or os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
@@ -315,7 +169,7 @@ def _load_from_hub(spec: BenchmarkSpec, data_dir: Path, split: str, subjects: li
         raise SpecError(local_hint + "; or install pandian[hub] to read it from the Hugging Face hub") from None
     hub = spec.data.hub
     questions = []
-    for subj in subjects:
+    for subj in [f.subject for f in files]:
         config = hub.config.format(subject=subj) if hub.config else None
         try:
             ds = datasets.load_dataset(hub.id, config, split=split)
@@ -327,6 +181,78 @@ def _load_from_hub(spec: BenchmarkSpec, data_dir: Path, split: str, subjects: li
     return Split(questions, [])
 
 
+# ---------------------------------------------------------------- few-shot examples
+
+
+@dataclass
+class ShotPool:
+    """The few-shot examples of a benchmark by subject; those under "" serve every subject."""
+
+    spec: BenchmarkSpec
+    by_subject: dict[str, list[Question]]
+    source: str  # for messages: where the examples come from
+
+    def pick(self, q: Question, k: int) -> list[Question]:
+        """The first k examples (fixed order) of the question's subject, then of the shared ones; never the
+        question itself."""
+        if not k:
+            return []
+        candidates = self.by_subject.get(q.subject, []) + self.by_subject.get("", [])
+        chosen = list(islice((s for s in candidates if s.origin != q.origin), k))
+        if len(chosen) < k:
+            raise SpecError(f"{self.spec.name}: subject '{q.subject}' has {len(chosen)} few-shot examples in "
+                            f"{self.source}, fewer than --shots {k}")
+        return chosen
+
+
+def load_shots(spec: BenchmarkSpec, data_dir: Path, subjects: list[str] | None = None) -> ShotPool:
+    """Few-shot examples from the spec's few-shot split, its shots file, or the examples written in it."""
+    pool: dict[str, list[Question]] = {}
+    if spec.shots is None:
+        if not spec.splits.fewshot:
+            raise SpecError(f"{spec.name} has no few-shot examples; use --shots 0")
+        for s in load_split(spec, data_dir, spec.splits.fewshot, subjects).questions:
+            pool.setdefault(s.subject if spec.splits.fewshot_per_subject else "", []).append(s)
+        return ShotPool(spec, pool, f"'{spec.splits.fewshot}'")
+    if spec.shots.inline is not None:
+        where = f"{spec.name}: shots.inline"
+        qs, _ = rows_to_questions(spec.model_copy(update={"group": None}), _inline_rows(spec), where, None,
+                                  field_names=_inline_fields(spec))
+    else:
+        where = data_dir / spec.shots.local.path
+        qs, _ = rows_to_questions(spec, source_rows(where, spec.shots.local), where, None,
+                                  field_names=spec.shots.fields)
+    for s in qs:  # a shot with no subject of its own gets the benchmark's name: it serves every subject
+        pool.setdefault("" if s.subject == spec.name else s.subject, []).append(s)
+    return ShotPool(spec, pool, str(where))
+
+
+def _inline_fields(spec: BenchmarkSpec) -> dict:
+    answer_format = {"multiple_choice": "letter", "short_answer": "number", "open": "reference"}[spec.kind]
+    return {"id": None, "question": "question", "answer": "answer", "answer_format": answer_format,
+            "choices": {"field": "choices", "style": "list"} if spec.kind == "multiple_choice" else None,
+            "subject": "subject", "extra": spec.fields.extra, "answer_pattern": None, "strip_labels": False}
+
+
+def _inline_rows(spec: BenchmarkSpec):
+    for i, shot in enumerate(spec.shots.inline, start=1):
+        # a short-answer shot's target (its worked solution) is what the answer template shows
+        answer = shot.get("target", shot.get("answer", "")) if spec.kind != "multiple_choice" else shot.get("answer")
+        yield i, {**shot.get("row", {}), "subject": shot.get("subject") or spec.name, **shot, "answer": answer}
+
+
+def input_files(spec: BenchmarkSpec, data_dir: Path, split: str) -> list[Path]:
+    """Every file a run of this split reads, for its data fingerprint: the split's and the few-shot split's files
+    (all subjects, so that choosing subjects never changes a run's identity), joined files, the shots file and the
+    preprocess hook."""
+    paths = source_files(spec, data_dir, split)
+    if spec.splits.fewshot and spec.splits.fewshot != split:
+        paths += source_files(spec, data_dir, spec.splits.fewshot)
+    if spec.shots is not None and spec.shots.local is not None:
+        paths.append(data_dir / spec.shots.local.path)
+    return [p for p in dict.fromkeys(paths) if p.exists()]
+
+
 def fingerprint_files(paths: list[Path]) -> str:
     """Content hash of the data files a run reads: changed data is a different result."""
     h = hashlib.sha256()
@@ -334,3 +260,4 @@ def fingerprint_files(paths: list[Path]) -> str:
         h.update(p.name.encode())
         h.update(hashlib.sha256(p.read_bytes()).digest())
     return h.hexdigest()[:16]
+

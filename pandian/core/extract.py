@@ -293,3 +293,74 @@ def numbers_equal(a: str | None, b: str | None, rel_tol: float = 1e-6) -> bool:
     if a is None or b is None:
         return False
     return any(math.isclose(x, y, rel_tol=rel_tol, abs_tol=1e-9) for x in _values(a) for y in _values(b))
+
+
+# ---------------------------------------------------------------- several letters (multi-select questions)
+
+_RUN_SEPARATOR = r"(?:\s*(?:[,，、;；/&+]|和|与|及|以及|(?i:and))\s*|\s*)"
+_ANSWER_PREFIX = re.compile(
+    r"(?:(?:正确|最终)?答案|正确的?选项|正确的(?:是|有)|故选|应选|选择?|【答案】|\[正确答案\]"
+    r"|(?i:(?:correct\s+|final\s+)?(?:answers?|options?|choices?)(?:\s+(?:is|are))?|choose|select|pick))"
+    r"[\s:：是为有应该当就选】\]]*(?:选项\s*)?[(\[\"'“「【]?"
+)
+_RUN_VERDICT = (r"\s*(?:[两三四五]?项|选项)?\s*(?:的?(?:说法|表述))?\s*(?:都|均|全)?(?:是)?"
+                r"(?:正确|对|(?i:(?:are|is)\s+(?:both\s+|all\s+)?correct))")
+
+
+def _run_letters(text: str, start: int, labels: str) -> tuple[list[str], int]:
+    """The labels written one after another from `start` ("ACD", "A、C、D", "A and C") and where they end, or
+    ([], start) when no run starts there (or a word does: "Apple"); a label ruled out right after it ("B项错误") is
+    dropped."""
+    m = re.compile(rf"[{labels}](?:{_RUN_SEPARATOR}[{labels}])*(?![A-Za-z])").match(text, start)
+    if not m:
+        return [], start
+    letters = [x for x in re.finditer(rf"[{labels}]", m[0])
+               if not _REJECTED.match(text, start + x.end())]
+    return [x[0] for x in letters], m.end()
+
+
+def extract_choices(text: str, labels: str = "ABCD", choices: list[str] | None = None) -> str | None:
+    """The set of labels chosen in `text`, in label order ("ACD"), or None when the response gives no answer.
+
+    For multi-select questions. Rule order, first hit wins, after `strip_reasoning` and full-width normalisation:
+      1. the last \\boxed{…} holding labels only (\\boxed{AC}, \\boxed{A,C});
+      2. the last answer statement followed by labels: 答案是ACD, 答案：A、C, 故选AD, 【答案】 AB <eoa>,
+         [正确答案]AB<eoa>, "the answers are A and C", or a verdict "A和C都正确" / "A, C are correct";
+      3. the last line that holds labels only ("AC", "A, C", "A、C。");
+      4. `extract_choice`'s single label, as a set of one.
+    Labels ruled out ("B项错误", "B is wrong") are dropped from a run; labels outside `labels` never count.
+    """
+    up = labels.upper()
+    _choice_patterns(up)  # validates the labels
+    norm = _normalise(text)
+    for content in reversed(_boxed(norm)):
+        inner = re.sub(r"\\[a-zA-Z]+|[{}\s]", "", content)
+        if inner and re.fullmatch(rf"[{up}]+(?:[,，、;/&+][{up}]+)*", inner):
+            return "".join(c for c in up if c in inner)
+    plain = re.sub(r"\*\*|__|`", "", norm)
+    hedge = re.compile(rf"\s*(?:或者?|或是|还是|(?i:or))\s*[{up}](?![A-Za-z])")
+    found: list[tuple[int, list[str]]] = []
+    for m in _ANSWER_PREFIX.finditer(plain):
+        letters, end = _run_letters(plain, m.end(), up)
+        if letters and not hedge.match(plain, end):  # "答案是A或B" states no answer
+            found.append((m.start(), letters))
+    verdicts: set[str] = set()
+    covered = 0
+    for m in re.finditer(rf"(?<![A-Za-z])(?=[{up}](?![a-z]))", plain):
+        if m.start() < covered:  # inside a run already read from its start
+            continue
+        letters, end = _run_letters(plain, m.start(), up)
+        covered = end
+        if letters and re.match(_RUN_VERDICT, plain[end:]):
+            if len(letters) >= 2:
+                found.append((m.start(), letters))
+            verdicts |= set(letters)
+    if found:
+        return "".join(c for c in up if c in max(found, key=lambda x: x[0])[1])
+    if verdicts:  # "A项正确，B项错误，C项正确"
+        return "".join(c for c in up if c in verdicts)
+    for line in reversed(plain.splitlines()):
+        bare = line.strip().rstrip("。.").strip()
+        if bare and re.fullmatch(rf"[{up}](?:{_RUN_SEPARATOR}[{up}])*", bare):
+            return "".join(c for c in up if c in bare)
+    return extract_choice(text, labels, choices)

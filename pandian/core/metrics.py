@@ -74,3 +74,34 @@ def summarize(outcomes: Iterable[tuple[str, int]], categories_of) -> dict:
         "categories": {cat: _group(sub) for cat, sub in by_cat.items()},
         "subjects": {s: _stat(*c) for s, c in counts.items()},
     }
+
+
+# ---------------------------------------------------------------- multi-select questions
+
+PARTIAL = 0.5  # a right but incomplete set of labels, as Chinese exams mark 不定项选择题 (少选得一半，错选不得分)
+
+
+def set_credit(pred: str | None, gold: str) -> tuple[int, float]:
+    """(exact, partial credit) of a predicted set of labels against the gold set: exact is 1 only for the same
+    set; partial credit is 1 for it, PARTIAL for a non-empty subset of the gold, 0 with any wrong label."""
+    p, g = set(pred or ""), set(gold)
+    if p == g:
+        return 1, 1.0
+    return 0, PARTIAL if p and p < g else 0.0
+
+
+def credit_summary(credits: Iterable[tuple[str, float]]) -> dict:
+    """Mean partial credit, overall and per subject, from (subject, credit) per scored question, with a
+    normal-approximation 95% interval (the scores are not right/wrong, so Wilson does not apply)."""
+    by_subject: dict[str, list[float]] = defaultdict(list)
+    for subject, credit in credits:
+        by_subject[subject].append(float(credit))
+
+    def stat(xs: list[float]) -> dict:
+        n = len(xs)
+        mean = sum(xs) / n if n else float("nan")
+        half = Z95 * float(np.std(xs, ddof=1)) / math.sqrt(n) if n > 1 else 0.0
+        return {"n": n, "mean": mean, "ci95": [max(0.0, mean - half), min(1.0, mean + half)]}
+
+    return {"overall": stat([x for xs in by_subject.values() for x in xs]),
+            "subjects": {s: stat(xs) for s, xs in sorted(by_subject.items())}}
