@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from pandian.app.lifecycle import Committed, Progress
+from pandian.app.privacy import check_private_data
 from pandian.backends.base import GenerationRequest, chat_messages
 from pandian.core.records import Record
 from pandian.core.spec import SpecError
@@ -139,10 +140,11 @@ def questions_of(spec, data_dir: Path) -> dict[str, dict]:
 
 
 def judge_single(store: ResultStore, judge, run_id: str, spec, data_dir: Path,
-                 progress: Progress | None = None) -> dict:
+                 progress: Progress | None = None, allow_remote_data: bool = False) -> dict:
     """Grade every answer of `run_id` from 1 to 10; returns mean scores overall and per subject with 95% CIs."""
     answers = _answers(store, run_id)
     questions = questions_of(spec, data_dir)
+    check_private_data(spec, judge, allow_remote_data, len(answers))
     prompts = fastchat_prompts(data_dir) if spec.name == "mt-bench" else None
     judge_id = _key(judge.identity(), SINGLE_ZH if prompts is None else "fastchat-single")
     done = store.judged(judge_id, run_id, "")
@@ -180,10 +182,11 @@ def _mean_ci(xs: list[float], draws: int = 2000, seed: int = 0) -> dict:
 
 
 def judge_pairwise(store: ResultStore, judge, run_a: str, run_b: str, spec, data_dir: Path,
-                   progress: Progress | None = None) -> dict:
+                   progress: Progress | None = None, allow_remote_data: bool = False) -> dict:
     """Compare two runs' answers question by question, asking the judge in both orders."""
     a, b = _answers(store, run_a), _answers(store, run_b)
     questions = questions_of(spec, data_dir)
+    check_private_data(spec, judge, allow_remote_data, len(a))
     template = PAIR_ZH
     system = None
     if spec.language == "en":

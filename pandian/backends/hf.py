@@ -214,3 +214,17 @@ def load_hf_model(ref: str, dtype: str = "auto", device: str = "auto", trust_rem
     model.eval()
     return HFModel(ref, path, model, tokenizer, dev, dt, fingerprint, time.perf_counter() - t0, quant)
 
+
+
+def load_tokenizer(ref: str, trust_remote_code: bool = False, revision: str | None = None):
+    """A model's tokenizer alone (no weights), for counting a prompt's tokens."""
+    from transformers import AutoTokenizer
+
+    path = resolve_model_dir(ref, revision)
+    try:
+        return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except ValueError as e:
+        if "trust_remote_code" in str(e) and not trust_remote_code:
+            raise ModelLoadError(f"{ref} ships its own tokenizer code; rerun with --trust-remote-code if you trust "
+                                 "it") from None
+        raise

@@ -19,11 +19,17 @@ def _console(stderr: bool = False) -> Console:
 console = _console()
 err = _console(stderr=True)
 
-DATA_FILE_SUFFIXES = (".csv", ".jsonl", ".json", ".xlsx")
+DATA_FILE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".xlsx")
 
 DataDirOption = typer.Option(None, "--data-dir", help="folder with benchmark releases [env PANDIAN_DATA_DIR]")
 DbOption = typer.Option(None, "--db", help="results database [env PANDIAN_DB, default ~/.pandian/results.db]")
 JsonOption = typer.Option(False, "--json", help="print JSON instead of tables")
+BenchOption = typer.Option(..., "--bench", help="built-in benchmark name, a spec .yaml (docs/specs.md), or your own "
+                                                 ".csv/.tsv/.jsonl/.json/.xlsx")
+FieldOption = typer.Option([], "--field", help="for your own file: NAME=COLUMN (question, choices, answer, answer_format, "
+                                               "subject, category, id, passage); choices as A|B|C|D")
+TrustSpecCodeOption = typer.Option(False, "--trust-spec-code", help="let a spec's preprocess hook (Python beside "
+                                                                     "the spec) run")
 
 
 def fail(message: str, code: int = 2):
@@ -31,8 +37,9 @@ def fail(message: str, code: int = 2):
     raise typer.Exit(code)
 
 
-def resolve_bench(bench: str, data_dir: Optional[Path], fields: list[str]):
-    """(spec, data directory) for a built-in name, a spec .yaml, or the user's own data file."""
+def resolve_bench(bench: str, data_dir: Optional[Path], fields: list[str], trust_spec_code: bool = False):
+    """(spec, data directory) for a built-in name, a spec .yaml, or the user's own data file. trust_spec_code lets a
+    spec's preprocess hook run."""
     from pandian import settings
     from pandian.core.spec import load_spec
     from pandian.core.userfile import user_spec
@@ -46,7 +53,12 @@ def resolve_bench(bench: str, data_dir: Optional[Path], fields: list[str]):
             k, v = f.split("=", 1)
             overrides[k.strip()] = v.strip()
         return user_spec(path, overrides), path.parent
-    return load_spec(bench), settings.data_dir(data_dir)
+    if fields:
+        fail("--field names the columns of your own data file; a spec names them in its fields (docs/specs.md)")
+    spec = load_spec(bench)
+    if trust_spec_code:
+        spec.allow_code()
+    return spec, settings.data_dir(data_dir)
 
 
 def run_eval(backend, spec, opts, store, out: Optional[Path], quiet: bool = False):

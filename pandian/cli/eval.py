@@ -9,7 +9,8 @@ from typing import Optional
 import typer
 
 from pandian.cli import app
-from pandian.cli.common import DataDirOption, DbOption, fail, resolve_bench, run_eval
+from pandian.cli.common import BenchOption, DataDirOption, DbOption, FieldOption, TrustSpecCodeOption, fail, \
+    resolve_bench, run_eval
 
 
 @app.command("eval")
@@ -17,7 +18,7 @@ def eval_cmd(
     model: str = typer.Option(..., help="Hugging Face hub id, local directory, modelscope:ID, a .gguf file, or an "
                                         "API model: PRESET:NAME (deepseek, qwen, ernie, spark, zhipu, baichuan, "
                                         "moonshot, 360, yi, vllm, llamacpp, ollama) or openai:NAME with --base-url"),
-    bench: str = typer.Option(..., help="built-in benchmark name, a spec .yaml, or your own .csv/.jsonl/.json/.xlsx"),
+    bench: str = BenchOption,
     data_dir: Optional[Path] = DataDirOption,
     shots: int = typer.Option(0, help="few-shot examples, the first k of the few-shot split in fixed order"),
     subjects: Optional[str] = typer.Option(None, help="comma-separated subjects (default: all)"),
@@ -49,15 +50,20 @@ def eval_cmd(
     timeout: float = typer.Option(120.0, help="API: seconds per call"),
     price_in: Optional[float] = typer.Option(None, help="API: price per 1M prompt tokens, for the cost line"),
     price_out: Optional[float] = typer.Option(None, help="API: price per 1M completion tokens"),
-    field: list[str] = typer.Option([], help="for your own file: NAME=COLUMN (question, choices, answer, "
-                                             "answer_format, subject, category, id); choices as A|B|C|D"),
+    field: list[str] = FieldOption,
+    trust_spec_code: bool = TrustSpecCodeOption,
+    allow_remote_data: bool = typer.Option(False, help="let a remote API see a private benchmark's questions (your "
+                                                       "own file, or a spec marked private)"),
     no_prefix_reuse: bool = typer.Option(False, help="recompute shared few-shot prefixes (slower; same results)"),
     db: Optional[Path] = DbOption,
     out: Optional[Path] = typer.Option(None, help="also write OUT/summary.json and OUT/records.jsonl"),
     per_subject: bool = typer.Option(False, help="print the per-subject table too"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ):
-    """Evaluate a model on a benchmark; results are stored per question and resumable."""
+    """Evaluate a model on a benchmark; results are stored per question and resumable.
+
+    A benchmark of your own is one spec file: docs/specs.md describes every field, with worked examples;
+    `pandian prompts` shows the exact prompts a spec renders."""
     from pandian.app.lifecycle import EvalOptions
     from pandian.backends.openai_api import APIConfigError
     from pandian.backends.base import ModelLoadError
@@ -70,12 +76,12 @@ def eval_cmd(
     if scoring not in ("letter", "choice", "generate"):
         fail("--scoring must be letter, choice or generate")
     try:
-        spec, ddir = resolve_bench(bench, data_dir, field)
+        spec, ddir = resolve_bench(bench, data_dir, field, trust_spec_code)
         opts = EvalOptions(data_dir=ddir, shots=shots, subjects=subjects.split(",") if subjects else None,
                            limit=limit, split=split, prompt_format=prompt_format, scoring=scoring,
                            chat_template=chat_template, system_prompt=system_prompt, batch_size=batch_size,
                            reuse_prefix=not no_prefix_reuse, max_tokens=max_tokens, temperature=temperature,
-                           top_p=top_p, seed=seed, completions=completions)
+                           top_p=top_p, seed=seed, completions=completions, allow_remote_data=allow_remote_data)
         # Validate data before loading a model: a typo should not cost a 10-minute load.
         load_split(spec, opts.data_dir, opts.split or spec.splits.eval, opts.subjects)
         store = open_store(db)

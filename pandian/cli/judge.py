@@ -19,6 +19,8 @@ app.add_typer(judge_app, name="judge")
 JudgeOption = typer.Option(..., "--judge", help="judge model: API reference or local model")
 BaseUrlOption = typer.Option(None, "--base-url", help="judge API: base URL of an OpenAI-compatible server")
 DeviceOption = typer.Option("auto", "--device", help="local judge: auto, cpu, cuda")
+AllowRemoteOption = typer.Option(False, "--allow-remote-data", help="let a remote judge API see a private "
+                                                                    "benchmark's questions and answers")
 
 
 def _context(run_ids: list[str], db: Optional[Path], data_dir: Optional[Path], judge: str, base_url, device):
@@ -54,6 +56,7 @@ def judge_grade(
     data_dir: Optional[Path] = DataDirOption,
     db: Optional[Path] = DbOption,
     as_json: bool = JsonOption,
+    allow_remote_data: bool = AllowRemoteOption,
 ):
     """Single-answer grading, 1-10, against the reference answer; judge prompts and raw verdicts are stored."""
     from pandian.app.judge import judge_single
@@ -61,7 +64,7 @@ def judge_grade(
 
     store, spec, ddir, backend = _context([run_id], db, data_dir, judge, base_url, device)
     try:
-        res = judge_single(store, backend, run_id, spec, ddir)
+        res = judge_single(store, backend, run_id, spec, ddir, allow_remote_data=allow_remote_data)
     except SpecError as e:
         fail(str(e))
     if as_json:
@@ -87,6 +90,7 @@ def judge_pairwise_cmd(
     data_dir: Optional[Path] = DataDirOption,
     db: Optional[Path] = DbOption,
     as_json: bool = JsonOption,
+    allow_remote_data: bool = AllowRemoteOption,
 ):
     """Every pair of runs compared question by question in both orders; Bradley-Terry ratings with 95% CIs."""
     from itertools import combinations
@@ -97,7 +101,13 @@ def judge_pairwise_cmd(
     if len(run_ids) < 2:
         fail("pairwise needs at least two runs")
     store, spec, ddir, backend = _context(run_ids, db, data_dir, judge, base_url, device)
-    pairs = [judge_pairwise(store, backend, a, b, spec, ddir) for a, b in combinations(run_ids, 2)]
+    from pandian.core.spec import SpecError
+
+    try:
+        pairs = [judge_pairwise(store, backend, a, b, spec, ddir, allow_remote_data=allow_remote_data)
+                 for a, b in combinations(run_ids, 2)]
+    except SpecError as e:
+        fail(str(e))
     labels = {r: f"{variant_label(store.run(r))}#{r[:6]}" for r in run_ids}
     result = {"pairs": [{k: v for k, v in p.items() if k != "outcomes"} for p in pairs],
               "ratings": ratings(pairs, labels)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+import typer
 from rich.markup import escape
 from rich.table import Table
 
@@ -13,16 +14,24 @@ from pandian.cli.common import DbOption, console
 
 
 @app.command()
-def benchmarks():
-    """List the built-in benchmark specs."""
-    from pandian.core.spec import builtin_names, load_spec
+def benchmarks(specs: list[Path] = typer.Argument(None, help="spec .yaml files to describe too")):
+    """List the built-in benchmark specs (and any spec files given)."""
+    from pandian.cli.common import fail
+    from pandian.core.spec import SpecError, builtin_names, load_spec
 
-    table = Table("name", "title", "language", "eval split", "few-shot", "subjects", "prompt formats", "licence")
-    for name in builtin_names():
-        s = load_spec(name)
-        table.add_row(name, escape(s.title), s.language, s.splits.eval, s.splits.fewshot or "-",
+    table = Table("name", "title", "language", "eval split", "few-shot", "subjects", "prompt formats", "licence",
+                  "notes")
+    for name in [*builtin_names(), *map(str, specs or [])]:
+        try:
+            s = load_spec(name)
+        except SpecError as e:
+            fail(str(e))
+        notes = [f"runs Python: preprocess {s.preprocess}" if s.preprocess else "",
+                 "private" if s.private else "", "multi-answer scored" if s.multi_answer == "score" else ""]
+        shots = s.splits.fewshot or ("inline" if s.shots and s.shots.inline else "file" if s.shots else "-")
+        table.add_row(escape(s.name), escape(s.title or "-"), s.language, s.splits.eval, shots,
                       str(len(s.subjects)) if s.subjects else (s.fields.subject or "-"), ", ".join(s.prompts),
-                      escape(s.license))
+                      escape(s.license or "-"), escape("; ".join(n for n in notes if n)))
     console.print(table)
 
 

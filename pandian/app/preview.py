@@ -1,0 +1,48 @@
+"""Prompt preview: the exact prompts and continuations a run would use, rendered from the spec and the data without
+loading a model; with a tokenizer, their token counts as the model would see them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pandian.app.lifecycle import EvalOptions, load_inputs
+from pandian.backends.tokenize import encode_pairs
+from pandian.core.prompts import render
+from pandian.core.spec import BenchmarkSpec, SpecError
+
+
+@dataclass
+class PreviewItem:
+    qid: str
+    origin: str
+    text: str                    # the prompt, exactly
+    continuations: tuple[str, ...]  # scored continuations; empty when the model generates its answer
+    answers: tuple[str, ...]     # what each continuation stands for (labels, or sets of labels)
+    gold: str | None
+    multi: bool
+    n_shots: int
+    prompt_tokens: int | None = None
+    continuation_tokens: tuple[int, ...] = ()
+
+
+def preview(spec: BenchmarkSpec, opts: EvalOptions, n: int, tokenizer=None) -> tuple[str, list[PreviewItem]]:
+    """(the prompt format's name, the first n selected questions as they would be sent)."""
+    split = opts.split or spec.splits.eval
+    fmt_name = opts.prompt_format or spec.default_prompt
+    if fmt_name not in spec.prompts:
+        raise SpecError(f"{spec.name}: no prompt format '{fmt_name}'; it has {', '.join(spec.prompts)}")
+    fmt = spec.prompts[fmt_name]
+    inputs = load_inputs(spec, opts, split)
+    generative = opts.scoring == "generate" or spec.kind != "multiple_choice"
+    items = []
+    for q in inputs.questions[:n]:
+        shots = inputs.shots(q)
+        p = render(spec, fmt, q, shots, "letter" if generative else opts.scoring)
+        conts = () if generative else p.continuations
+        gold = q.answer_label if q.choices else (q.answer if q.answer is not None else q.target)
+        item = PreviewItem(q.qid, q.origin, p.text(), conts, p.answers if conts else (), gold, q.multi, len(shots))
+        if tokenizer is not None:
+            [(ctx, cont_ids)] = encode_pairs(tokenizer, [item.text], [conts], fmt.tokenization)
+            item.prompt_tokens, item.continuation_tokens = len(ctx), tuple(len(c) for c in cont_ids)
+        items.append(item)
+    return fmt_name, items
