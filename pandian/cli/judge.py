@@ -97,12 +97,11 @@ def judge_pairwise_cmd(
 
     from pandian.app.compare import variant_label
     from pandian.app.judge import judge_pairwise, ratings
+    from pandian.core.spec import SpecError
 
     if len(run_ids) < 2:
         fail("pairwise needs at least two runs")
     store, spec, ddir, backend = _context(run_ids, db, data_dir, judge, base_url, device)
-    from pandian.core.spec import SpecError
-
     try:
         pairs = [judge_pairwise(store, backend, a, b, spec, ddir, allow_remote_data=allow_remote_data)
                  for a, b in combinations(run_ids, 2)]
