@@ -45,3 +45,11 @@ def test_preprocess_needs_trust_and_field_needs_an_own_file():
     assert "地球绕太阳转一圈大约需要多久？\nA. 一天\nB. 一个月\nC. 一年\n答案：" in cli(*args, "--trust-spec-code")
     wrong = CliRunner().invoke(app, ["prompts", "--bench", "cmmlu", "--field", "question=q"])
     assert wrong.exit_code == 2 and "--field names the columns of your own data file" in " ".join(wrong.output.split())
+
+
+def test_chosen_questions_include_a_multi_answer_one(data_dir):
+    text = cli("prompts", "--bench", "cmexam", "--data-dir", str(data_dir), "--qid", "cmexam/2225")
+    assert text.startswith("=== 1/1 cmexam/2225 · val · zh · 0 shot(s) · answer ABC ===\n以下是中国执业医师资格考试的多项选择题")
+    assert "--- 31 sets of labels: \"A\" | \"B\" |" in text and text.rstrip().endswith('"ABCDE"')
+    missing = CliRunner().invoke(app, ["prompts", "--bench", "cmexam", "--data-dir", str(data_dir), "--qid", "x/1"])
+    assert missing.exit_code == 2 and "no question 'x/1'" in missing.output

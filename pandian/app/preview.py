@@ -25,8 +25,10 @@ class PreviewItem:
     continuation_tokens: tuple[int, ...] = ()
 
 
-def preview(spec: BenchmarkSpec, opts: EvalOptions, n: int, tokenizer=None) -> tuple[str, list[PreviewItem]]:
-    """(the prompt format's name, the first n selected questions as they would be sent)."""
+def preview(spec: BenchmarkSpec, opts: EvalOptions, n: int, tokenizer=None,
+            qids: list[str] | None = None) -> tuple[str, list[PreviewItem]]:
+    """(the prompt format's name, the first n selected questions, or those named by qids, as they would be
+    sent)."""
     split = opts.split or spec.splits.eval
     fmt_name = opts.prompt_format or spec.default_prompt
     if fmt_name not in spec.prompts:
@@ -34,8 +36,16 @@ def preview(spec: BenchmarkSpec, opts: EvalOptions, n: int, tokenizer=None) -> t
     fmt = spec.prompts[fmt_name]
     inputs = load_inputs(spec, opts, split)
     generative = opts.scoring == "generate" or spec.kind != "multiple_choice"
+    chosen = inputs.questions[:n]
+    if qids:
+        by_id = {q.qid: q for q in inputs.questions}
+        unknown = [x for x in qids if x not in by_id]
+        if unknown:
+            raise SpecError(f"{spec.name}: no question {unknown[0]!r} in the selection (ids look like "
+                            f"{inputs.questions[0].qid!r})")
+        chosen = [by_id[x] for x in qids]
     items = []
-    for q in inputs.questions[:n]:
+    for q in chosen:
         shots = inputs.shots(q)
         p = render(spec, fmt, q, shots, "letter" if generative else opts.scoring)
         conts = () if generative else p.continuations

@@ -25,6 +25,7 @@ def prompts_cmd(
     subjects: Optional[str] = typer.Option(None, help="comma-separated subjects (default: all)"),
     shots: int = typer.Option(0, help="few-shot examples, as pandian eval --shots"),
     n: int = typer.Option(3, "-n", help="how many questions to show (the first ones)"),
+    qid: Optional[str] = typer.Option(None, help="comma-separated question ids to show instead (as in records)"),
     split: Optional[str] = typer.Option(None, help="split (default: the spec's eval split)"),
     prompt_format: Optional[str] = typer.Option(None, help="a prompt format of the spec"),
     scoring: str = typer.Option("letter", help="letter, choice or generate, as pandian eval --scoring"),
@@ -53,7 +54,7 @@ def prompts_cmd(
             from pandian.backends.hf import load_tokenizer
 
             tokenizer = load_tokenizer(model, trust_remote_code)
-        fmt_name, items = preview(spec, opts, n, tokenizer)
+        fmt_name, items = preview(spec, opts, n, tokenizer, qid.split(",") if qid else None)
     except (SpecError, DataError, ModelLoadError) as e:
         fail(str(e))
     if as_json:
