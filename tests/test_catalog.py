@@ -78,7 +78,7 @@ def test_every_model_says_how_pandian_evaluates_it(cat):
 
 
 def test_route_configs_match_the_published_size(cat):
-    from pandian.fit import read_arch  # the estimator reads the same files `pandian recommend` uses
+    from pandian.core.fit import read_arch  # the estimator reads the same files `pandian recommend` uses
 
     used = set()
     for m in cat.models:
