@@ -253,3 +253,12 @@ def test_spec_errors_name_line_and_field(tmp_path, old, new, message):
     spec = write_spec(tmp_path, "tsv", (old, new))
     with pytest.raises(SpecError, match=message):
         load_spec(str(spec))
+
+
+def test_a_text_answer_on_two_identical_choices_is_skipped_and_counted(tmp_path):
+    (tmp_path / "reading.json").write_text(json.dumps([
+        [["甲：六块钱太贵了，五块吧。"], [{"question": "最后多少钱？", "choice": ["六块", "五块", "五块"], "answer": "五块"},
+                                    {"question": "谁嫌贵？", "choice": ["甲", "乙"], "answer": "甲"}], "r-1"]],
+        ensure_ascii=False), encoding="utf-8")
+    split = load_split(load_spec(str(SHAPES / "reading.yaml")), tmp_path, "all")
+    assert [q.qid for q in split.questions] == ["reading/r-1#2"] and split.skipped == {"duplicate_choices": 1}

@@ -77,8 +77,8 @@ def _question(spec: BenchmarkSpec, f: Fields, part: Part, path, subject: str | N
         if str(value).strip() in spec.no_answer_values:
             return "no_answer"
         answer = gold(spec, f, value, labels, texts, path, rownum)
-        if answer == "multi":
-            return "multi_answer"
+        if isinstance(answer, str):  # a reason to skip the row
+            return answer
     return Question(key, subj, question, tuple(texts), answer, origin, **common)
 
 
