@@ -13,7 +13,6 @@ a forward over its own full sequence. Batch composition changes only floating-po
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import time
 from collections import defaultdict
@@ -74,9 +73,11 @@ class LoglikelihoodEngine:
         self.trunk, self.head = self._split_model(model)
         params = inspect.signature((self.trunk or model).forward).parameters
         self.cache_kwarg = "cache" if "cache" in params else "past_key_values"
-        # Letter scoring on CPU: shared-prefix attention (no per-row copies of the prefix); otherwise the prefix's
-        # KV cache is copied into each row, which works for any model that takes a transformers Cache.
-        self.shared_attention = reuse_prefix and prefix_attention.supported(model)
+        # Letter scoring of LLaMA-family models on CPU: pandian's own decoder forward with shared-prefix attention
+        # (no per-row copies of the prefix, fewer passes over activations); otherwise the transformers forward, the
+        # prefix's KV cache copied into each row, which works for any model that takes a transformers Cache.
+        self.decoder = prefix_attention.PrefixDecoder(model) if reuse_prefix and prefix_attention.supported(model) \
+            else None
 
     @staticmethod
     def _split_model(model):
@@ -109,10 +110,11 @@ class LoglikelihoodEngine:
         plen = 0
         if self.reuse_prefix:
             plen = min(common_prefix_len([r.ctx for r in reqs]), min(len(r.ctx) for r in reqs) - 1)
-        prefix_kv = self._prefix_kv(reqs[0].ctx[:plen]) if plen > 0 else None
         if any(len(c) > 1 for r in reqs for c in r.conts):
+            prefix_kv = self._prefix_kv(reqs[0].ctx[:plen]) if plen > 0 else None
             yield from self._score_continuations(reqs, idxs, prefix_kv, plen)
             return
+        prefix_kv = self._prefix_kv(reqs[0].ctx[:plen], self.decoder is not None) if plen > 0 else None
 
         rows: dict[tuple[int, ...], _Row] = {}
         wanted = []  # per request: per continuation: [(row key, position, token)]
@@ -134,12 +136,8 @@ class LoglikelihoodEngine:
                 users[key].append(ri)
 
         order = sorted(rows.values(), key=lambda row: -len(row.ids))
-        shared = self.shared_attention and prefix_kv is not None
-        if shared:
-            prefix_kv = prefix_attention.prefix_tensors(prefix_kv, self.model.config.num_attention_heads)
         for batch in self._batches(order, plen):
-            with prefix_attention.active(self.model, prefix_kv) if shared else contextlib.nullcontext():
-                self._with_oom_retry(lambda b: self._forward(b, prefix_kv, plen, shared), batch)
+            self._with_oom_retry(lambda b: self._forward(b, prefix_kv, plen), batch)
             done = []
             for row in batch:
                 for ri in users[row.ids]:
@@ -249,18 +247,21 @@ class LoglikelihoodEngine:
             yield order[i:i + n]
             i += n
 
-    def _prefix_kv(self, prefix: tuple[int, ...]):
-        ids = torch.tensor([prefix], device=self.device)
-        model = self.trunk or self.model
+    def _prefix_kv(self, prefix: tuple[int, ...], decoder: bool = False):
+        """Per layer (keys, values) of the prefix: for pandian's decoder, or for a transformers cache."""
         t0 = time.perf_counter()
-        out = model(input_ids=ids, use_cache=True)
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
+        if decoder:
+            kv = self.decoder.prefix_cache(prefix)
+        else:
+            model = self.trunk or self.model
+            out = model(input_ids=torch.tensor([prefix], device=self.device), use_cache=True)
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            kv = [(layer[0], layer[1]) for layer in (getattr(out, "cache", None) or out.past_key_values)]
         self.stats.forward_s += time.perf_counter() - t0
         self.stats.prefix_tokens += len(prefix)
         self.stats.forwards += 1
-        cache = getattr(out, "cache", None) or out.past_key_values
-        return [(layer[0], layer[1]) for layer in cache]
+        return kv
 
     def _expanded_cache(self, prefix_kv, batch: int):
         from transformers import DynamicCache
@@ -268,21 +269,25 @@ class LoglikelihoodEngine:
         # expand() is a view; the cache's first concatenation materialises one copy per row.
         return DynamicCache([(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v in prefix_kv])
 
-    def _forward(self, batch: list[_Row], prefix_kv, plen: int, shared: bool = False) -> list:
+    def _forward(self, batch: list[_Row], prefix_kv, plen: int) -> list:
         t0 = time.perf_counter()
         width = max(len(r.ids) for r in batch)
         ids = torch.zeros((len(batch), width), dtype=torch.long)
         for b, row in enumerate(batch):
             ids[b, : len(row.ids)] = torch.tensor(row.ids)
-        kwargs = {"use_cache": prefix_kv is not None and not shared}
-        if shared:  # positions continue after the prefix, which the attention reads from prefix_attention
-            kwargs["position_ids"] = torch.arange(plen, plen + width, device=self.device).expand(len(batch), -1)
-        elif prefix_kv is not None:
-            kwargs[self.cache_kwarg] = self._expanded_cache(prefix_kv, len(batch))
         # Right padding needs no attention mask: causal attention keeps real tokens from seeing the pads after them.
         slots = [(b, row, p) for b, row in enumerate(batch) for p in sorted(row.targets)]
-        lp, _ = self._positions_logprobs(ids.to(self.device), [b for b, _, _ in slots], [p for _, _, p in slots],
-                                         **kwargs)
+        b_idx, p_idx = [b for b, _, _ in slots], [p for _, _, p in slots]
+        if self.decoder is not None:  # positions continue after the prefix
+            hidden = self.decoder.hidden(ids, plen, prefix_kv)
+            lp = torch.log_softmax(self.decoder.logits(hidden[b_idx, p_idx]).float(), dim=-1)
+            self.stats.forwards += 1
+            self.stats.head_positions += len(b_idx)
+        else:
+            kwargs = {"use_cache": prefix_kv is not None}
+            if prefix_kv is not None:
+                kwargs[self.cache_kwarg] = self._expanded_cache(prefix_kv, len(batch))
+            lp, _ = self._positions_logprobs(ids.to(self.device), b_idx, p_idx, **kwargs)
         self.stats.forward_s += time.perf_counter() - t0  # lp is on the CPU: the device has finished
         for j, (_, row, p) in enumerate(slots):
             for tok in row.targets[p]:

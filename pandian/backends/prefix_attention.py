@@ -1,84 +1,177 @@
-"""Attention against a shared prefix without copying it into every row.
+"""A decoder forward for LLaMA-family models on CPU that attends to a shared prefix without copying it into rows.
 
-Reusing a prefix's KV cache the generic way copies the prefix keys and values into each of the B rows of a batch,
-per layer (then again to repeat grouped KV heads) and builds a B x L x (P + L) mask. Here attention is split in two
-exact parts that the fused kernel computes, each with its log-sum-exp: all rows' queries against the one shared
-prefix (the batch folded into the query length: one long attention call, no copies), and each row's queries
-against its own tokens (plain causal attention, no mask). The two partial softmaxes are merged by their
-log-sum-exps: the result is ordinary attention over [prefix; row], within floating-point rounding.
+Why: at the sizes evaluated on CPUs (30M-1B parameters) a transformers forward spends about half its time outside
+the matmuls, in elementwise passes over activations (norms, rotary, residual adds, attention-mask and KV-copy
+work). Reusing a prefix's KV cache the generic way also copies the prefix into every row of a batch, per layer.
+This forward computes the same function from the model's own weights with fewer passes: q/k/v and gate/up each as
+one matmul, residual adds fused into the output matmuls, rotary applied in place, and attention split in two exact
+parts that the fused CPU kernel computes, each with its log-sum-exp: all rows' queries against the one shared prefix
+(the batch folded into the query length: one long attention call, no copies), and each row's queries against its
+own tokens (plain causal attention, no mask). The two partial softmaxes are merged by their log-sum-exps: the
+result is ordinary attention over [prefix; row], within floating-point rounding (the tests hold it to 1e-4).
 
-Used for models on transformers' attention interface with standard causal self-attention (Qwen2/3, LLaMA,
-Mistral without sliding windows) on CPU, where it was measured faster; elsewhere the engine copies the KV cache.
-Padding must be on the right, so that causality keeps real tokens from seeing pads.
+Padding must be on the right, so that causality keeps real tokens from seeing pads. Models outside the supported
+shape (other attention variants, sliding windows, quantized or non-SiLU layers, CUDA) use the transformers forward.
 """
 
 from __future__ import annotations
 
-import contextlib
-
 import torch
+import torch.nn.functional as F
 
-NAME = "pandian_shared_prefix"
 SUPPORTED_TYPES = {"qwen2", "qwen3", "llama", "mistral"}
-
-# Per layer: prefix keys and values repeated to all query heads, [1, heads, P, head dim]; None: no prefix.
-_prefix: list[tuple[torch.Tensor, torch.Tensor]] | None = None
 
 
 def _attend(q, k, v, causal: bool, scale: float):
-    """(output, log-sum-exp) of softmax attention, from the CPU flash kernel."""
-    return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(q, k, v, 0.0, causal, scale=scale)
+    """(output, log-sum-exp) of softmax attention, from the CPU flash kernel (which broadcasts grouped KV heads)."""
+    out = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(q, k, v, 0.0, causal, scale=scale)
+    return out[0], out[1]
 
 
-def shared_prefix_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
-    """query [B, H, L, D]; key/value [B, KV heads, L, D]: this forward's own tokens (no cache)."""
-    b, h, length, d = query.shape
-    scale = scaling if scaling is not None else d ** -0.5
-    rep = h // key.shape[1]
-    if rep > 1:
-        key, value = key.repeat_interleave(rep, dim=1), value.repeat_interleave(rep, dim=1)
-    out, lse = _attend(query, key, value, True, scale)
-    if _prefix is not None:
-        pk, pv = _prefix[module.layer_idx]
-        folded = query.transpose(0, 1).reshape(1, h, b * length, d)  # every row's queries, one sequence per head
-        pre, pre_lse = _attend(folded, pk, pv, False, scale)
-        pre = pre.reshape(h, b, length, d).transpose(0, 1)
-        pre_lse = pre_lse.reshape(h, b, length).transpose(0, 1)
-        top = torch.maximum(lse, pre_lse)
-        w_own, w_pre = (lse - top).exp().unsqueeze(-1), (pre_lse - top).exp().unsqueeze(-1)
-        out = (out * w_own + pre * w_pre) / (w_own + w_pre)
-    return out.transpose(1, 2).contiguous(), None
+def _plain_linear(m) -> bool:
+    return type(m) is torch.nn.Linear and m.weight.dtype.is_floating_point
 
 
 def supported(model) -> bool:
     cfg = model.config
-    return (next(model.parameters()).device.type == "cpu" and cfg.model_type in SUPPORTED_TYPES
-            and getattr(model, "_supports_attention_backend", False) and not getattr(cfg, "use_sliding_window", False)
-            and hasattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu"))
+    core = getattr(model, "model", None)
+    if (next(model.parameters()).device.type != "cpu" or cfg.model_type not in SUPPORTED_TYPES
+            or core is None or not hasattr(core, "layers") or not hasattr(core, "rotary_emb")
+            or getattr(cfg, "hidden_act", None) != "silu"
+            or not hasattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu")):
+        return False
+    # transformers applies a sliding window when Mistral's `sliding_window` or Qwen's `use_sliding_window` is set
+    window = getattr(cfg, "use_sliding_window", False) if cfg.model_type.startswith("qwen") else \
+        getattr(cfg, "sliding_window", None)
+    if window:
+        return False
+    for layer in core.layers:
+        a, m = layer.self_attn, layer.mlp
+        if not all(_plain_linear(x) for x in (a.q_proj, a.k_proj, a.v_proj, a.o_proj, m.gate_proj, m.up_proj,
+                                                m.down_proj)):
+            return False
+    return True
 
 
-def prefix_tensors(cache, heads: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """A prefix forward's KV cache as this module keeps it: per layer, repeated to all query heads."""
-    out = []
-    for layer in cache:
-        k, v = layer[0], layer[1]
-        rep = heads // k.shape[1]
-        out.append((k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)))
-    return out
+def _fused(*linears):
+    """One [in, out] weight (and bias) for linears that read the same input: their matmuls become one. The
+    modules' own weights then become views into it, so the model takes no extra memory and computes as before."""
+    w = torch.cat([m.weight.detach() for m in linears])
+    start = 0
+    for m in linears:
+        n = m.weight.shape[0]
+        m.weight.data = w[start:start + n]
+        start += n
+    biases = [m.bias for m in linears]
+    if all(b is None for b in biases):
+        return w.t(), None
+    return w.t(), torch.cat([b.detach() if b is not None else torch.zeros_like(m.weight[:, 0])
+                             for b, m in zip(biases, linears)])
 
 
-@contextlib.contextmanager
-def active(model, prefix: list[tuple[torch.Tensor, torch.Tensor]] | None):
-    """Run `model` with shared-prefix attention over `prefix` (None: plain causal attention) for the duration."""
-    global _prefix
-    from transformers import AttentionInterface
+class _Layer:
+    def __init__(self, layer):
+        a, m = layer.self_attn, layer.mlp
+        self.ln1, self.eps1 = layer.input_layernorm.weight, layer.input_layernorm.variance_epsilon
+        self.ln2, self.eps2 = layer.post_attention_layernorm.weight, layer.post_attention_layernorm.variance_epsilon
+        self.qkv, self.qkv_bias = _fused(a.q_proj, a.k_proj, a.v_proj)
+        self.o, self.o_bias = a.o_proj.weight.t(), a.o_proj.bias
+        self.gate_up, self.gate_up_bias = _fused(m.gate_proj, m.up_proj)
+        self.down, self.down_bias = m.down_proj.weight.t(), m.down_proj.bias
+        self.q_norm = getattr(a, "q_norm", None)  # Qwen3: RMSNorm over each head before rotary
+        self.k_norm = getattr(a, "k_norm", None)
+        self.scale = a.scaling
 
-    AttentionInterface.register(NAME, shared_prefix_attention)
-    before, _prefix = _prefix, prefix
-    previous = model.config._attn_implementation
-    model.set_attn_implementation(NAME)
-    try:
-        yield
-    finally:
-        model.set_attn_implementation(previous)
-        _prefix = before
+
+def rms_norm(x, weight, eps):
+    """transformers' RMSNorm, in the same order of operations (fp32 statistics, weight applied in x's dtype)."""
+    x32 = x.float()
+    normed = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + eps)
+    return normed.to(x.dtype).mul_(weight) if weight.dtype == x.dtype else weight * normed.to(x.dtype)
+
+
+def _linear(x, w, bias):
+    return torch.addmm(bias, x, w) if bias is not None else x @ w
+
+
+def _add_linear_(h, x, w, bias):
+    """h += x @ w (+ bias), in place: the residual add rides on the matmul."""
+    h.addmm_(x, w)
+    if bias is not None:
+        h.add_(bias)
+
+
+def _rotate_(out, x, cos, sin):
+    """out = x * cos + rotate_half(x) * sin (transformers' rotary, half-split layout), without the concatenation."""
+    half = x.shape[-1] // 2
+    torch.mul(x, cos, out=out)
+    out[..., :half].addcmul_(x[..., half:], sin[..., :half], value=-1)
+    out[..., half:].addcmul_(x[..., :half], sin[..., half:])
+
+
+class PrefixDecoder:
+    """The model's decoder stack as a function of (rows of token ids, their first position, a shared prefix)."""
+
+    def __init__(self, model):
+        self.model = model
+        core = model.model
+        cfg = model.config
+        self.embed = core.embed_tokens.weight
+        self.norm, self.norm_eps = core.norm.weight, core.norm.variance_epsilon
+        self.rotary = core.rotary_emb
+        self.head = model.get_output_embeddings()
+        self.heads = cfg.num_attention_heads
+        self.kv_heads = getattr(cfg, "num_key_value_heads", None) or self.heads
+        self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // self.heads
+        self.layers = [_Layer(layer) for layer in core.layers]
+
+    @torch.no_grad()
+    def hidden(self, ids: torch.Tensor, start: int, prefix: list | None = None, keep_kv: bool = False):
+        """Last-layer hidden states [B, L, hidden] (before the final norm) of rows `ids` [B, L] at positions
+        start..start+L-1, attending to `prefix` (per layer (keys, values), see `prefix_cache`) and to themselves.
+        With keep_kv, also each layer's keys and values (for one row: the prefix itself)."""
+        b, length = ids.shape
+        h, kv, d = self.heads, self.kv_heads, self.head_dim
+        tokens = b * length
+        x = F.embedding(ids.reshape(-1), self.embed)
+        cos, sin = self.rotary(x[None, :1], torch.arange(start, start + length)[None])  # the same for every row
+        cos = cos[0, :, None].repeat(b, 1, 1)  # [tokens, 1, head dim]
+        sin = sin[0, :, None].repeat(b, 1, 1)
+        kept = []
+        for i, layer in enumerate(self.layers):
+            qkv = _linear(rms_norm(x, layer.ln1, layer.eps1), layer.qkv, layer.qkv_bias).view(tokens, h + 2 * kv, d)
+            if layer.q_norm is not None:
+                qkv[:, :h] = layer.q_norm(qkv[:, :h])
+                qkv[:, h:h + kv] = layer.k_norm(qkv[:, h:h + kv])
+            qk = torch.empty_like(qkv[:, :h + kv])
+            _rotate_(qk, qkv[:, :h + kv], cos, sin)
+            q = qk[:, :h].view(b, length, h, d).transpose(1, 2)
+            k = qk[:, h:].view(b, length, kv, d).transpose(1, 2)
+            v = qkv[:, h + kv:].view(b, length, kv, d).transpose(1, 2)
+            if keep_kv:
+                kept.append((k, v))
+            out, lse = _attend(q, k, v, True, layer.scale)  # [B, H, L, D], [B, H, L]
+            if prefix is not None:
+                pk, pv = prefix[i]
+                folded = qk[:, :h].transpose(0, 1).unsqueeze(0)  # [1, H, tokens, D]: every row's queries as one
+                pre, pre_lse = _attend(folded, pk, pv, False, layer.scale)
+                pre = pre[0].view(h, b, length, d).transpose(0, 1)
+                weight = torch.sigmoid(lse - pre_lse[0].view(h, b, length).transpose(0, 1)).unsqueeze(-1)
+                out = torch.lerp(pre, out, weight)  # = (e^lse out + e^pre_lse pre) / (e^lse + e^pre_lse)
+            _add_linear_(x, out.transpose(1, 2).reshape(tokens, h * d), layer.o, layer.o_bias)
+            gate_up = _linear(rms_norm(x, layer.ln2, layer.eps2), layer.gate_up, layer.gate_up_bias)
+            inter = gate_up.shape[1] // 2
+            gate = F.silu(gate_up[:, :inter], inplace=True).mul_(gate_up[:, inter:])
+            _add_linear_(x, gate, layer.down, layer.down_bias)
+        x = x.view(b, length, -1)
+        return (x, kept) if keep_kv else x
+
+    def prefix_cache(self, prefix_ids) -> list:
+        """Per layer (keys, values) [1, KV heads, P, D] of a prefix, as `hidden` attends to them."""
+        _, kept = self.hidden(torch.tensor([list(prefix_ids)]), 0, None, keep_kv=True)
+        return [(k.contiguous(), v.contiguous()) for k, v in kept]
+
+    @torch.no_grad()
+    def logits(self, hidden_rows: torch.Tensor) -> torch.Tensor:
+        """The model's logits for chosen hidden states [N, hidden] (final norm, then the LM head)."""
+        return self.head(rms_norm(hidden_rows, self.norm, self.norm_eps))
