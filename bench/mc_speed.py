@@ -104,11 +104,13 @@ def in_process(args, model, requests: list, subjects: list[str], n_q: int, gold:
     lm = HFLM(pretrained=model.model, tokenizer=model.tokenizer, batch_size=bs, device=str(dev))
     store = ResultStore(work / "in-process.db")
     t_pandian = t_lm = 0.0
-    ours, theirs = {}, {}
+    ours, theirs, peak = {}, {}, {"pandian": 0.0, "lmeval": 0.0}
     for c, start in enumerate(range(0, len(subjects), args.chunk)):
         chunk = subjects[start:start + args.chunk]
         steps = ("pandian", "lmeval") if c % 2 == 0 else ("lmeval", "pandian")
         for name in steps:
+            if dev.type == "cuda":
+                torch.cuda.reset_peak_memory_stats()
             if name == "pandian":
                 t, res = timed(dev, lambda: evaluate(model, load_spec("cmmlu"), EvalOptions(
                     data_dir=args.data_dir, shots=5, subjects=chunk, limit=args.limit, prompt_format="lm-eval"),
@@ -128,6 +130,8 @@ def in_process(args, model, requests: list, subjects: list[str], n_q: int, gold:
                     lls = [o[0] for o in out[k:k + len(r["continuations"])]]
                     k += len(r["continuations"])
                     theirs[(r["subject"], r["doc_id"])] = max(range(len(lls)), key=lambda i: lls[i])
+            if dev.type == "cuda":
+                peak[name] = max(peak[name], torch.cuda.max_memory_allocated() / 2**30)
     engine, budget = {}, None
     for sess in store.sessions(store.runs()[0]["run_id"]):  # one run: the chunks extend it
         budget = sess["stats"].get("token_budget")
@@ -139,7 +143,7 @@ def in_process(args, model, requests: list, subjects: list[str], n_q: int, gold:
                     "floor_fraction": round(floor_s / t_pandian, 3),
                     "engine_floor_fraction": round(floor_s / engine["forward_s"], 3),
                     "acc": round(sum(ours[k] == gold[k] for k in gold) / n_q, 4), "token_budget": budget,
-                    "rows_per_forward": round(engine["padded_tokens"] and n_q / max(1, engine["forwards"]), 1),
+                    "rows_per_forward": round(n_q / max(1, engine["forwards"] - len(subjects)), 1),
                     "engine": engine},
         "lmeval": {"batch_size": bs, "wall_s": round(t_lm, 2), "q_per_s": round(n_q / t_lm, 1),
                    "floor_fraction": round(floor_s / t_lm, 3),
@@ -150,11 +154,12 @@ def in_process(args, model, requests: list, subjects: list[str], n_q: int, gold:
         "pandian_achieved_tflops": round(fl["floor_flop"] / t_pandian / 1e12, 3),
     }
     if dev.type == "cuda":
-        res["peak_gpu_mem_gb"] = round(torch.cuda.max_memory_allocated() / 2**30, 1)
+        for name in peak:
+            res[name]["peak_gpu_mem_gb"] = round(peak[name], 1)
     return res
 
 
-def main():
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="30m", help="30m, 135m, 7b (random-init, from a config) or a model directory")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
@@ -173,44 +178,62 @@ def main():
     ap.add_argument("--requests", type=Path, default=None, help="lm-eval's CMMLU request file")
     ap.add_argument("--cache", type=Path, default=None, help="where built bench models are kept")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
-    args = ap.parse_args()
-    if args.dtype == "auto":
-        args.dtype = "bfloat16" if args.device == "cuda" else "float32"
-    ref = args.requests or args.data_dir.parent / "reference" / "perf" / "cmmlu5shot_lmeval_requests.jsonl.gz"
-    requests = [json.loads(line) for line in gzip.open(ref, "rt", encoding="utf-8")]
-    names = sorted({r["subject"] for r in requests})
-    subjects = names[: int(args.subjects)] if args.subjects.isdigit() else args.subjects.split(",")
-    requests = [r for r in requests if r["subject"] in subjects and (args.limit is None or r["doc_id"] < args.limit)]
-    gold = {(r["subject"], r["doc_id"]): r["target"] for r in requests}
-    n_q = len(requests)
+    return ap
 
-    from pandian.settings import home
-    from transformers import AutoConfig, AutoTokenizer
 
-    work = Path(tempfile.mkdtemp(prefix="pandian-bench-"))
-    path = bench_models.model_dir(args.model, args.data_dir, args.cache or home() / "bench-models")
-    cfg, tokenizer = AutoConfig.from_pretrained(path), AutoTokenizer.from_pretrained(path)
-    for r in requests:  # token ids as lm-eval computes them (the context; its continuation split rule)
-        r["ids"] = tokenizer.encode(r["context"])
-    dev = torch.device(args.device)
-    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[args.dtype]
-    rate = floor.matmul_rate(dev, dtype)
-    fl = floor.flops(requests, cfg)
-    floor_s = fl["floor_flop"] / rate
-    result = {"model": args.model, "device": args.device, "dtype": args.dtype, "threads": torch.get_num_threads(),
-              "gpu": torch.cuda.get_device_name() if args.device == "cuda" else None,
-              "load_average_start": os.getloadavg()[0], "params_m": fl["params_m"], "subjects": len(subjects),
-              "questions": n_q, "tokens_lmeval": fl["tokens_lmeval"], "tokens_unique": fl["tokens_unique"],
-              "matmul_tflops": round(rate / 1e12, 3), "floor_s": round(floor_s, 2)}
+class Work:
+    """What both figures share: the questions, lm-eval's requests with their token ids, the model, the floor."""
+
+    def __init__(self, args):
+        from transformers import AutoConfig, AutoTokenizer
+
+        from pandian.settings import home
+
+        if args.dtype == "auto":
+            args.dtype = "bfloat16" if args.device == "cuda" else "float32"
+        self.args = args
+        ref = args.requests or args.data_dir.parent / "reference" / "perf" / "cmmlu5shot_lmeval_requests.jsonl.gz"
+        requests = [json.loads(line) for line in gzip.open(ref, "rt", encoding="utf-8")]
+        names = sorted({r["subject"] for r in requests})
+        self.subjects = names[: int(args.subjects)] if args.subjects.isdigit() else args.subjects.split(",")
+        self.requests = [r for r in requests
+                         if r["subject"] in self.subjects and (args.limit is None or r["doc_id"] < args.limit)]
+        self.gold = {(r["subject"], r["doc_id"]): r["target"] for r in self.requests}
+        self.n_q = len(self.requests)
+        self.dir = Path(tempfile.mkdtemp(prefix="pandian-bench-"))
+        self.path = bench_models.model_dir(args.model, args.data_dir, args.cache or home() / "bench-models")
+        cfg, tokenizer = AutoConfig.from_pretrained(self.path), AutoTokenizer.from_pretrained(self.path)
+        for r in self.requests:  # token ids as lm-eval computes them (the context; its continuation split rule)
+            r["ids"] = tokenizer.encode(r["context"])
+        dev = torch.device(args.device)
+        dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[args.dtype]
+        self.rate = floor.matmul_rate(dev, dtype)
+        self.flops = floor.flops(self.requests, cfg)
+        self.floor_s = self.flops["floor_flop"] / self.rate
+
+    def header(self) -> dict:
+        a, fl = self.args, self.flops
+        return {"model": a.model, "device": a.device, "dtype": a.dtype, "threads": torch.get_num_threads(),
+                "gpu": torch.cuda.get_device_name() if a.device == "cuda" else None,
+                "load_average_start": os.getloadavg()[0], "params_m": fl["params_m"], "subjects": len(self.subjects),
+                "questions": self.n_q, "tokens_lmeval": fl["tokens_lmeval"], "tokens_unique": fl["tokens_unique"],
+                "matmul_tflops": round(self.rate / 1e12, 3), "floor_s": round(self.floor_s, 2)}
+
+
+def main():
+    args = parser().parse_args()
+    w = Work(args)
+    result = w.header()
     print(json.dumps(result), flush=True)
     if args.whole:
-        if not bench_models.has_weights(path):
+        if not bench_models.has_weights(w.path):
             print("  whole command skipped: the model has no weight files (a random-init shape built in memory)")
         else:
-            result["whole_command"] = whole_commands(args, path, subjects, n_q, gold, floor_s, work)
+            result["whole_command"] = whole_commands(args, w.path, w.subjects, w.n_q, w.gold, w.floor_s, w.dir)
     if args.in_process:
-        model = load_model(path, args.device, args.dtype)
-        result["in_process"] = in_process(args, model, requests, subjects, n_q, gold, fl, rate, work)
+        model = load_model(w.path, args.device, args.dtype)
+        result["in_process"] = in_process(args, model, w.requests, w.subjects, w.n_q, w.gold, w.flops, w.rate,
+                                          w.dir)
     result["load_average_end"] = os.getloadavg()[0]
     print(json.dumps(result, indent=1))
     print_table(result)

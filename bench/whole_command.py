@@ -73,7 +73,7 @@ class WholeCommands:
             subject = f.name.removeprefix("samples_pandian_cmmlu_").rsplit("_", 1)[0]
             for line in f.read_text(encoding="utf-8").splitlines():
                 s = json.loads(line)
-                lls = [r[0] for r in s["filtered_resps"]]
+                lls = [float(r[0]) for r in s["filtered_resps"]]  # written as strings
                 preds[(subject, s["doc_id"])] = max(range(len(lls)), key=lambda i: lls[i])
         shutil.rmtree(out)
         return {"wall_s": wall, "preds": preds}

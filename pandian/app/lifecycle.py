@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Iterator, Literal, Protocol
 
 from pandian.app.privacy import check_private_data
 from pandian.backends.base import can_score
-from pandian.backends.resources import fingerprint, library_versions
+from pandian.backends.resources import fingerprint, library_versions, process_age_s
 from pandian.core.data import Question, Split, fingerprint_files, input_files, load_shots, load_split
 from pandian.core.identity import run_identity
 from pandian.core.metrics import credit_summary, set_credit, summarize
@@ -128,7 +128,10 @@ def uses_generation(backend, spec: BenchmarkSpec, opts: EvalOptions) -> bool:
 
 
 def evaluate(backend, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore,
-             progress: Progress | None = None) -> EvalResult:
+             progress: Progress | None = None, inputs: Inputs | None = None,
+             startup: dict | None = None) -> EvalResult:
+    """`inputs`: what `load_inputs` returned when the caller validated the data already (it is read once).
+    `startup`: the caller's start-up timings (before this call), completed here and stored with the session."""
     from pandian.app.generation import GenerationStrategy
     from pandian.app.likelihood import LikelihoodStrategy
 
@@ -137,7 +140,11 @@ def evaluate(backend, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore
     fmt_name = opts.prompt_format or spec.default_prompt
     if fmt_name not in spec.prompts:
         raise SpecError(f"{spec.name}: no prompt format '{fmt_name}'; it has {', '.join(spec.prompts)}")
-    inputs = load_inputs(spec, opts, split)
+    startup = dict(startup or {})
+    if inputs is None:
+        t = time.perf_counter()
+        inputs = load_inputs(spec, opts, split)
+        startup["data_s"] = round(time.perf_counter() - t, 3)
     check_private_data(spec, backend, opts.allow_remote_data, len(inputs.questions))
     strategy_cls = GenerationStrategy if uses_generation(backend, spec, opts) else LikelihoodStrategy
     strategy: Strategy = strategy_cls(backend, spec, opts, inputs)
@@ -155,7 +162,14 @@ def evaluate(backend, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore
     progress.start(len(questions), len(todo))
 
     started, t0, status = time.time(), time.perf_counter(), "complete"
-    committed = Committed(lambda records: store.add_records(run_id, records), progress)
+    first_batch: list[float] = []  # when the first records were stored, and the process's age then
+
+    def advance(n: int) -> None:
+        if not first_batch:
+            first_batch.extend([time.perf_counter(), process_age_s()])
+        progress.advance(n)
+
+    committed = Committed(lambda records: store.add_records(run_id, records), Progress(progress.start, advance))
     try:
         committed.drain(strategy.compute(todo))
     except KeyboardInterrupt:
@@ -163,8 +177,13 @@ def evaluate(backend, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore
         raise
     finally:
         wall, computed = time.perf_counter() - t0, committed.count
+        stats = strategy.session_stats(wall)
+        if first_batch:
+            prepare = sum(stats.get(k) or 0 for k in ("render_s", "tokenize_s"))
+            startup.update({k: stats[k] for k in ("render_s", "tokenize_s") if k in stats},
+                           first_batch_s=round(first_batch[0] - t0 - prepare, 3), to_first_batch_s=first_batch[1])
         session = {"status": status, "questions_per_s": computed / wall if wall > 0 else None,
-                   **backend.resources(), **strategy.session_stats(wall), "hardware": fingerprint()}
+                   **backend.resources(), **stats, "startup": startup, "hardware": fingerprint()}
         store.add_session(run_id, started, wall, computed, session)
 
     order = {q.qid: i for i, q in enumerate(questions)}
@@ -194,7 +213,7 @@ def answer_kinds(spec: BenchmarkSpec, questions: list[Question], records: list[R
 
 
 RESOURCE_KEYS = ("load_s", "weights_gb", "peak_rss_gb", "cuda_max_allocated_gb", "cuda_max_reserved_gb",
-                 "prefill_tokens_per_s", "usage", "decode")
+                 "prefill_tokens_per_s", "usage", "decode", "startup")
 
 
 def build_summary(spec: BenchmarkSpec, model_name: str, run_id: str, ident: dict, records: list[Record],

@@ -3,6 +3,7 @@ choice's continuation through the backend's scorer, and make one record per ques
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from typing import Callable, Iterator
 
@@ -61,6 +62,7 @@ class LikelihoodStrategy:
         self.backend, self.spec, self.opts, self.inputs = backend, spec, opts, inputs
         self.fmt = spec.prompts[opts.prompt_format or spec.default_prompt]
         self.scorer = None
+        self.timing: dict = {}
 
     def identity(self, spec, opts) -> dict:
         template = self.backend.chat_template if opts.chat_template else None
@@ -73,10 +75,13 @@ class LikelihoodStrategy:
         chat = (lambda text: backend.apply_chat(chat_messages(text, opts.system_prompt))) if opts.chat_template \
             else None
         shot_cache: dict = {}
+        t0 = time.perf_counter()
         prompts = [render(self.spec, self.fmt, q, self.inputs.shots(q), opts.scoring, shot_cache) for q in todo]
+        t1 = time.perf_counter()
+        encoded = fit_to_context(backend, prompts, opts.shots, self.fmt.tokenization, chat)
+        self.timing = {"render_s": round(t1 - t0, 3), "tokenize_s": round(time.perf_counter() - t1, 3)}
         requests, meta = [], []
-        for q, prompt, (ctx, cont_ids, n_shots, cut, phash) in zip(
-                todo, prompts, fit_to_context(backend, prompts, opts.shots, self.fmt.tokenization, chat)):
+        for q, prompt, (ctx, cont_ids, n_shots, cut, phash) in zip(todo, prompts, encoded):
             requests.append(TokenRequest(tuple(ctx), tuple(tuple(c) for c in cont_ids), (q.subject, n_shots)))
             meta.append((q, phash, n_shots, cut, prompt.continuations, prompt.answers))
         self.scorer = backend.scorer(opts.batch_size, opts.reuse_prefix)
@@ -85,10 +90,10 @@ class LikelihoodStrategy:
 
     def session_stats(self, wall: float) -> dict:
         if self.scorer is None:
-            return {}
+            return dict(self.timing)
         st = self.scorer.stats
-        return {"engine": asdict(st), "token_budget": self.scorer.token_budget, "batch_size": self.opts.batch_size,
-                "reuse_prefix": self.opts.reuse_prefix,
+        return {**self.timing, "engine": asdict(st), "token_budget": self.scorer.token_budget,
+                "batch_size": self.opts.batch_size, "reuse_prefix": self.opts.reuse_prefix,
                 "prefill_tokens_per_s": (st.row_tokens + st.prefix_tokens) / st.forward_s if st.forward_s else None}
 
     def summarize(self, summary: dict, records: list[Record]) -> None:

@@ -61,7 +61,8 @@ def resolve_bench(bench: str, data_dir: Optional[Path], fields: list[str], trust
     return spec, settings.data_dir(data_dir)
 
 
-def run_eval(backend, spec, opts, store, out: Optional[Path], quiet: bool = False):
+def run_eval(backend, spec, opts, store, out: Optional[Path], quiet: bool = False, inputs=None,
+             startup: dict | None = None):
     """The run lifecycle with a progress bar on stderr; Ctrl-C keeps every finished batch."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
         TimeRemainingColumn
@@ -79,7 +80,7 @@ def run_eval(backend, spec, opts, store, out: Optional[Path], quiet: bool = Fals
     try:
         with bar:
             result = lifecycle.evaluate(backend, spec, opts, store,
-                                        lifecycle.Progress(start, lambda n: bar.advance(task, n)))
+                                        lifecycle.Progress(start, lambda n: bar.advance(task, n)), inputs, startup)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted:[/] every finished batch is stored; rerun the same command to resume.")
         raise typer.Exit(130) from None

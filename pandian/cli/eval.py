@@ -64,23 +64,30 @@ def eval_cmd(
     out: Optional[Path] = typer.Option(None, help="also write OUT/summary.json and OUT/records.jsonl"),
     per_subject: bool = typer.Option(False, help="print the per-subject table too"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+    profile: bool = typer.Option(False, "--profile", help="print where the time went: start-up stages, first "
+                                                          "batch, scoring (also stored with every run)"),
 ):
     """Evaluate a model on a benchmark, or on every part of a scenario suite (--suite); results are stored per
     question and resumable.
 
     A benchmark of your own is one spec file: docs/specs.md describes every field, with worked examples;
     `pandian prompts` shows the exact prompts a spec renders."""
-    from pandian.app.lifecycle import EvalOptions, write_outputs
+    import time
+
+    from pandian.backends.resources import process_age_s
+
+    startup = {"process_s": process_age_s()}  # the interpreter and the command line's own imports
+    from pandian.app.lifecycle import EvalOptions, load_inputs, write_outputs
     from pandian.app.published import beside_published
     from pandian.app.suites import check_parts, run_suite
     from pandian.backends.base import ModelLoadError
     from pandian.backends.openai_api import APIConfigError
     from pandian.backends.registry import ModelOptions, load_backend
     from pandian.catalog import CatalogError, load_catalog
-    from pandian.cli.render import print_summary
+    from pandian.cli.render import print_profile, print_summary
     from pandian.cli.render_catalog import print_published_beside
     from pandian.cli.suite import print_suite_result
-    from pandian.core.data import DataError, load_split
+    from pandian.core.data import DataError
     from pandian.core.spec import SpecError
     from pandian.core.suite import load_suite
     from pandian.settings import data_dir as resolve_data_dir
@@ -105,22 +112,28 @@ def eval_cmd(
                            reuse_prefix=not no_prefix_reuse, max_tokens=max_tokens, temperature=temperature,
                            top_p=top_p, seed=seed, completions=completions, allow_remote_data=allow_remote_data,
                            catalog_key=catalog_key)
-        # Validate data before loading a model: a typo should not cost a 10-minute load.
+        # Validate data before loading a model: a typo should not cost a 10-minute load. A benchmark is read once.
+        inputs = None
+        t = time.perf_counter()
         if the_suite:
             check_parts(the_suite, opts)
         else:
-            load_split(spec, opts.data_dir, opts.split or spec.splits.eval, opts.subjects)
+            inputs = load_inputs(spec, opts, opts.split or spec.splits.eval)
+        startup["data_s"] = round(time.perf_counter() - t, 3)
         store = open_store(db)
         try:
+            t = time.perf_counter()
             m = load_backend(model, ModelOptions(
                 backend=backend, dtype=dtype, device=device, trust_remote_code=trust_remote_code, adapter=adapter,
                 revision=revision, quant=quant, base_url=base_url, cache=store, concurrency=concurrency, rpm=rpm,
                 max_retries=max_retries, timeout=timeout, price_in=price_in, price_out=price_out))
+            load_s = getattr(m, "load_s", None) or 0.0
+            startup.update(imports_s=round(time.perf_counter() - t - load_s, 3), load_s=round(load_s, 3))
             if the_suite:
                 result = run_suite(m, the_suite, opts, store,
                                    lambda b, sp, o, st: run_eval(b, sp, o, st, None, quiet=as_json))
             else:
-                result = run_eval(m, spec, opts, store, None, quiet=as_json)
+                result = run_eval(m, spec, opts, store, None, quiet=as_json, inputs=inputs, startup=startup)
                 beside = beside_published(spec.name, result.summary["accuracy"], result.summary["config"],
                                           m.name, catalog_key)
                 if beside is not None:
@@ -143,3 +156,5 @@ def eval_cmd(
     else:
         print_summary(result.summary, per_subject)
         print_published_beside(result.summary.get("published"))
+    if profile:
+        print_profile(result.summary)

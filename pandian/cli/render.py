@@ -83,6 +83,27 @@ def print_summary(summary: dict, per_subject: bool = False) -> None:
                   f"in {summary['wall_s']:.1f} s{speed}", highlight=False)
 
 
+STARTUP_STAGES = (
+    ("process_s", "interpreter and command-line imports"), ("data_s", "reading and validating the benchmark"),
+    ("imports_s", "model libraries (torch, transformers)"), ("load_s", "model load (tokenizer, weights)"),
+    ("render_s", "prompt rendering"), ("tokenize_s", "tokenization"), ("first_batch_s", "first scored batch"))
+
+
+def print_profile(summary: dict) -> None:
+    """Where the time went: each start-up stage, the first batch, and the scoring after it."""
+    startup = (summary.get("resources") or {}).get("startup") or {}
+    t = Table(title="where the time went", title_justify="left")
+    t.add_column("stage")
+    t.add_column("seconds", justify="right")
+    for key, label in STARTUP_STAGES:
+        if startup.get(key) is not None:
+            t.add_row(label, f"{startup[key]:.2f}")
+    if startup.get("to_first_batch_s") is not None:
+        t.add_row("process start to the first stored batch", f"{startup['to_first_batch_s']:.2f}", style="bold")
+    t.add_row("evaluation (prompts, tokenization, scoring, storing)", f"{summary['wall_s']:.2f}")
+    console.print(t)
+
+
 def _gb(x):
     return "-" if x is None else (f"{1024 * x:.1f} MB" if x < 1 else f"{x:.2f} GB")
 
