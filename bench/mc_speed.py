@@ -94,8 +94,8 @@ def whole_commands(args, path: Path, subjects: list[str], n_q: int, gold: dict, 
 
 
 def in_process(args, model, requests: list, subjects: list[str], n_q: int, gold: dict, fl: dict, rate: float,
-               work: Path):
-    """Both engines on one model object, alternating per chunk of subjects."""
+               work: Path, preds_out: dict | None = None):
+    """Both engines on one model object, alternating per chunk of subjects (predicted letters into preds_out)."""
     from lm_eval.api.instance import Instance
     from lm_eval.models.huggingface import HFLM
 
@@ -132,6 +132,8 @@ def in_process(args, model, requests: list, subjects: list[str], n_q: int, gold:
                     theirs[(r["subject"], r["doc_id"])] = max(range(len(lls)), key=lambda i: lls[i])
             if dev.type == "cuda":
                 peak[name] = max(peak[name], torch.cuda.max_memory_allocated() / 2**30)
+    if preds_out is not None:
+        preds_out.update(pandian=ours, lmeval=theirs)
     engine, budget = {}, None
     for sess in store.sessions(store.runs()[0]["run_id"]):  # one run: the chunks extend it
         budget = sess["stats"].get("token_budget")
