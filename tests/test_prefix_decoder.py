@@ -94,3 +94,12 @@ def test_unsupported_models_use_transformers():
     assert LoglikelihoodEngine(model, reuse_prefix=False).decoder is None
     model.model.layers[0].mlp.up_proj = torch.nn.Identity()  # e.g. a quantized or adapted layer
     assert not prefix_attention.supported(model)
+
+
+def test_bf16_stays_within_bf16_rounding():
+    """bf16 on CPU: the same function up to bf16's rounding (the shared-prefix merge is done in fp32)."""
+    model = build("llama").to(torch.bfloat16)
+    reqs = requests(40)
+    got = scored(LoglikelihoodEngine(model, token_budget=64), reqs)
+    for i, r in enumerate(reqs):
+        assert max(abs(a - b) for a, b in zip(got[i], reference(model, r))) < 0.02, i

@@ -90,27 +90,25 @@ def rms_norm(x, weight, eps):
     return normed.to(x.dtype).mul_(weight) if weight.dtype == x.dtype else weight * normed.to(x.dtype)
 
 
-def _onednn_linear(x, w, bias):
-    return torch.ops.mkldnn._linear_pointwise(x, w, bias, "none", [], "")
-
-
-def _blas_linear(x, w, bias):
-    return torch.addmm(bias, x, w.t()) if bias is not None else x @ w.t()
-
-
-def _pick_linear():
-    """oneDNN's fp32 matmul where torch has it: measured 8-15% faster than the BLAS default (MKL) at these shapes on
-    this project's CPUs (AMD EPYC), same results within rounding; the BLAS matmul elsewhere."""
+def _onednn_works() -> bool:
     try:
         x = torch.ones(2, 3)
-        if torch.equal(_onednn_linear(x, torch.ones(4, 3), torch.zeros(4)), torch.full((2, 4), 3.0)):
-            return _onednn_linear
+        out = torch.ops.mkldnn._linear_pointwise(x, torch.ones(4, 3), torch.zeros(4), "none", [], "")
+        return torch.equal(out, torch.full((2, 4), 3.0))
     except (AttributeError, RuntimeError):
-        pass
-    return _blas_linear
+        return False
 
 
-_linear = _pick_linear()
+# oneDNN's fp32 matmul where torch has it: 8% less CPU time than the BLAS default (MKL) at these shapes on this
+# project's CPUs (AMD EPYC), the same results within rounding. Other dtypes and builds use the BLAS matmul.
+_ONEDNN = _onednn_works()
+
+
+def _linear(x, w, bias):
+    """x @ w.T (+ bias), w in nn.Linear's [out, in] layout."""
+    if _ONEDNN and x.dtype == torch.float32:
+        return torch.ops.mkldnn._linear_pointwise(x, w, bias, "none", [], "")
+    return torch.addmm(bias, x, w.t()) if bias is not None else x @ w.t()
 
 
 def _add_linear(h, x, w, bias):
@@ -174,7 +172,9 @@ class PrefixDecoder:
                 pre, pre_lse = _attend(folded, pk, pv, False, layer.scale)
                 pre = pre[0].view(h, b, length, d).transpose(0, 1)
                 weight = torch.sigmoid(lse - pre_lse[0].view(h, b, length).transpose(0, 1)).unsqueeze(-1)
-                out = torch.lerp(pre, out, weight)  # = (e^lse out + e^pre_lse pre) / (e^lse + e^pre_lse)
+                # = (e^lse out + e^pre_lse pre) / (e^lse + e^pre_lse), merged in fp32 as the kernel's softmax is
+                out = torch.lerp(pre.float(), out.float(), weight).to(out.dtype) if out.dtype != weight.dtype \
+                    else torch.lerp(pre, out, weight)
             x = _add_linear(x, out.transpose(1, 2).reshape(tokens, h * d), layer.o, layer.o_bias)
             gate_up = _linear(rms_norm(x, layer.ln2, layer.eps2), layer.gate_up, layer.gate_up_bias)
             inter = gate_up.shape[1] // 2
