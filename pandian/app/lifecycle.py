@@ -69,6 +69,11 @@ class Inputs:
     questions: list[Question]  # the selected questions, validated
     data_fp: str
     shots: Callable[[Question], list[Question]]  # the question's k few-shot examples
+    total: int | None = None  # questions in the whole split (every subject): what a complete run stores
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be so that both end a run the same way: finished batches kept."""
 
 
 class Strategy(Protocol):
@@ -105,7 +110,10 @@ def load_inputs(spec: BenchmarkSpec, opts: EvalOptions, split: str) -> Inputs:
         return pool.pick(q, opts.shots) if pool is not None else []
 
     data_fp = fingerprint_files(input_files(spec, opts.data_dir, split)) if loaded.files else "hub"
-    return Inputs(loaded, select(loaded.questions, opts.limit), data_fp, shots)
+    total = len(loaded.questions)
+    if opts.subjects:  # the other subjects count too; read locally only (a hub read is not worth a count)
+        total = len(load_split(spec, opts.data_dir, split).questions) if loaded.files else None
+    return Inputs(loaded, select(loaded.questions, opts.limit), data_fp, shots, total)
 
 
 class Committed:
@@ -146,8 +154,8 @@ def evaluate(backend, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore
                                  scoring=opts.scoring, system_prompt=opts.system_prompt,
                                  **strategy.identity(spec, opts))
     # the spec and data folder travel with the run (not its identity), so its prompts can be re-rendered later
-    config = {**ident, "model": backend.name, "spec": spec.model_dump(mode="json"), "data_dir": str(opts.data_dir),
-              "catalog_key": opts.catalog_key}
+    config = {**ident, "model": backend.name, "spec": spec.model_dump(mode="json"),
+              "data_dir": str(Path(opts.data_dir).resolve()), "catalog_key": opts.catalog_key}
     store.ensure_run(run_id, backend.name, spec.name, config, library_versions())
     done = store.done_qids(run_id)
     questions = inputs.questions
@@ -158,12 +166,14 @@ def evaluate(backend, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore
     committed = Committed(lambda records: store.add_records(run_id, records), progress)
     try:
         committed.drain(strategy.compute(todo))
-    except KeyboardInterrupt:
-        status = "interrupted"
+    except KeyboardInterrupt as e:
+        status = "terminated" if isinstance(e, Terminated) else "interrupted"
         raise
     finally:
         wall, computed = time.perf_counter() - t0, committed.count
         session = {"status": status, "questions_per_s": computed / wall if wall > 0 else None,
+                   "questions_selected": len(questions), "questions_total": inputs.total,
+                   "skipped": inputs.loaded.skipped,
                    **backend.resources(), **strategy.session_stats(wall), "hardware": fingerprint()}
         store.add_session(run_id, started, wall, computed, session)
 

@@ -9,8 +9,8 @@ from typing import Optional
 import typer
 
 from pandian.cli import app
-from pandian.cli.common import DataDirOption, DbOption, FieldOption, TrustSpecCodeOption, fail, \
-    resolve_bench, run_eval
+from pandian.cli.common import DataDirOption, DbOption, FieldOption, TrustSpecCodeOption, exit_if_unscored, \
+    fail, resolve_bench, run_eval
 
 
 @app.command("eval")
@@ -143,3 +143,4 @@ def eval_cmd(
     else:
         print_summary(result.summary, per_subject)
         print_published_beside(result.summary.get("published"))
+    exit_if_unscored(result.summary)
