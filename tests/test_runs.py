@@ -69,3 +69,17 @@ def test_unknown_runs_and_bad_out_are_named(tmp_path, tiny_model_dir):
         result = invoke("runs", *args, "--db", db)
         assert result.exit_code == 2 and culprit in flat(result.output), (args, result.output)
     assert count(db, "runs") == 1 and count(db, "records") == 40 and not (tmp_path / "o").exists()
+
+
+def test_show_keeps_multi_answer_counts_and_partial_credit(tiny_model_dir, tmp_path):
+    shapes = ROOT / "tests" / "fixtures" / "shapes"
+    db, out = tmp_path / "r.db", tmp_path / "o"
+    text = cli("eval", "--model", tiny_model_dir, "--bench", shapes / "nested.yaml", "--data-dir", shapes / "data",
+               "--db", db, "--out", out)
+    evaluated = json.loads((out / "summary.json").read_text())
+    shown = cli("runs", "show", evaluated["run_id"], "--db", db)
+    assert "2 single-answer and 2 multi-answer question(s)" in flat(shown)
+    assert [x for x in text.splitlines() if x.startswith("│")] == [x for x in shown.splitlines() if x.startswith("│")]
+    stored = json.loads(cli("runs", "show", evaluated["run_id"], "--db", db, "--json"))
+    for key in ("answers", "accuracy_by_answers", "partial_credit", "accuracy"):
+        assert stored[key] == evaluated[key], key

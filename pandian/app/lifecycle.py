@@ -173,27 +173,26 @@ def evaluate(backend, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore
         wall, computed = time.perf_counter() - t0, committed.count
         session = {"status": status, "questions_per_s": computed / wall if wall > 0 else None,
                    "questions_selected": len(questions), "questions_total": inputs.total,
-                   "skipped": inputs.loaded.skipped,
+                   "skipped": inputs.loaded.skipped, "multi_answer": sorted(q.qid for q in questions if q.multi),
                    **backend.resources(), **strategy.session_stats(wall), "hardware": fingerprint()}
         store.add_session(run_id, started, wall, computed, session)
 
     order = {q.qid: i for i, q in enumerate(questions)}
     records = sorted(store.records(run_id, set(order)), key=lambda r: order[r.qid])
     summary = build_summary(spec, backend.name, run_id, ident, records, inputs.loaded.skipped, computed, wall)
-    summary.update(answer_kinds(spec, questions, records))
+    summary.update(answer_kinds(spec, {q.qid for q in questions if q.multi}, len(questions), records))
     summary["resources"] = {k: session.get(k) for k in RESOURCE_KEYS if session.get(k) is not None}
     summary["hardware"] = session["hardware"]
     strategy.summarize(summary, records)
     return EvalResult(run_id, summary, records)
 
 
-def answer_kinds(spec: BenchmarkSpec, questions: list[Question], records: list[Record]) -> dict:
-    """How many questions have one answer and how many several; with multi-answer ones, the accuracy (exact set)
-    of each kind and the partial credit over all (see docs/specs.md)."""
+def answer_kinds(spec: BenchmarkSpec, multi: set[str], n: int, records: list[Record]) -> dict:
+    """How many of the n questions have one answer and how many (`multi`, their ids) several; with multi-answer
+    ones, the accuracy (exact set) of each kind and the partial credit over all (see docs/specs.md)."""
     if spec.kind != "multiple_choice":
         return {}
-    multi = {q.qid for q in questions if q.multi}
-    out: dict = {"answers": {"single": len(questions) - len(multi), "multi": len(multi)}}
+    out: dict = {"answers": {"single": n - len(multi), "multi": len(multi)}}
     if multi:
         scored = [r for r in records if r.correct is not None]
         out["accuracy_by_answers"] = {

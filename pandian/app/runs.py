@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pandian.app.generation import generation_summary
-from pandian.app.lifecycle import RESOURCE_KEYS, EvalResult, build_summary, write_outputs
+from pandian.app.lifecycle import RESOURCE_KEYS, EvalResult, answer_kinds, build_summary, write_outputs
 from pandian.app.pairing import variant_label
 from pandian.core.spec import BenchmarkSpec, SpecError, load_spec
 from pandian.store import ResultStore
@@ -75,6 +75,9 @@ def stored_summary(store: ResultStore, run: dict) -> EvalResult:
     ident = {k: v for k, v in cfg.items() if k not in drop}
     summary = build_summary(spec, run["model"], run_id, ident, records, last.get("skipped", {}),
                             sum(s["computed"] for s in sessions), sum(s["wall_s"] for s in sessions))
+    stored_ids = {r.qid for r in records}
+    multi = {q for s in sessions for q in s["stats"].get("multi_answer", ())} & stored_ids
+    summary.update(answer_kinds(spec, multi, len(records), records))
     measured = next((s["stats"] for s in reversed(sessions) if s["computed"] > 0), last)
     summary["resources"] = {k: measured.get(k) for k in RESOURCE_KEYS if measured.get(k) is not None}
     summary["hardware"] = measured.get("hardware")
