@@ -111,14 +111,21 @@ def eval_cmd(
         else:
             load_split(spec, opts.data_dir, opts.split or spec.splits.eval, opts.subjects)
         store = open_store(db)
+        unscored = {"failed_calls": [], "computed_now": 0}  # over a suite's parts
+
+        def run_part(b, sp, o, st):
+            part = run_eval(b, sp, o, st, None, quiet=as_json)
+            unscored["failed_calls"] += part.summary.get("failed_calls") or []
+            unscored["computed_now"] += part.summary["computed_now"]
+            return part
+
         try:
             m = load_backend(model, ModelOptions(
                 backend=backend, dtype=dtype, device=device, trust_remote_code=trust_remote_code, adapter=adapter,
                 revision=revision, quant=quant, base_url=base_url, cache=store, concurrency=concurrency, rpm=rpm,
                 max_retries=max_retries, timeout=timeout, price_in=price_in, price_out=price_out))
             if the_suite:
-                result = run_suite(m, the_suite, opts, store,
-                                   lambda b, sp, o, st: run_eval(b, sp, o, st, None, quiet=as_json))
+                result = run_suite(m, the_suite, opts, store, run_part)
             else:
                 result = run_eval(m, spec, opts, store, None, quiet=as_json)
                 beside = beside_published(spec.name, result.summary["accuracy"], result.summary["config"],
@@ -135,6 +142,7 @@ def eval_cmd(
             (out / "suite.json").write_text(json.dumps(result.to_dict(), indent=1, ensure_ascii=False),
                                             encoding="utf-8")
         print_suite_result(result, as_json)
+        exit_if_unscored(unscored)
         return
     if out:
         write_outputs(out, result)
