@@ -11,33 +11,10 @@ from collections import defaultdict
 
 import numpy as np
 
+from pandian.app.pairing import PairingError, check_questions, differences, variant_label
 from pandian.core.spec import SpecError, load_spec
 from pandian.core.stats import mcnemar_exact, mean_kl, paired_diff_ci, pareto
 from pandian.store import ResultStore
-
-
-def resolve(store: ResultStore, refs: list[str], benchmark: str | None) -> list[str]:
-    """Run ids from run-id prefixes, or from model names / variant labels (the latest such run, on `benchmark` when
-    given)."""
-    runs = store.runs()
-    out = []
-    for ref in refs:
-        by_id = [r for r in runs if r["run_id"].startswith(ref)]
-        if len(by_id) > 1:
-            raise SpecError(f"run id prefix '{ref}' is ambiguous: {', '.join(r['run_id'] for r in by_id)}")
-        hits = by_id or [r for r in runs if ref in (r["model"], variant_label(store.run(r["run_id"])))
-                         and (benchmark is None or r["benchmark"] == benchmark)]
-        if not hits:
-            raise SpecError(f"no stored run matches '{ref}'" + (f" on {benchmark}" if benchmark else "") +
-                            "; `pandian runs` lists them")
-        out.append(max(hits, key=lambda r: r["created_at"])["run_id"])
-    return out
-
-
-def variant_label(run: dict) -> str:
-    cfg = run["config"]
-    tags = [cfg.get("quant") or cfg.get("dtype")]
-    return f"{run['model'].rstrip('/').split('/')[-1]}[{'/'.join(t for t in tags if t)}]"
 
 
 def run_cost(store: ResultStore, run_id: str) -> dict:
@@ -58,16 +35,23 @@ def run_cost(store: ResultStore, run_id: str) -> dict:
     }
 
 
-def compare(store: ResultStore, run_ids: list[str]) -> dict:
+def compare(store: ResultStore, run_ids: list[str], force: bool = False) -> dict:
+    """Paired statistics of each run against the first. Refuses (PairingError) runs whose shared question ids hold
+    different questions, unless `force`: then the result lists the problems under `pairing_problems`."""
     runs = [store.run(r) for r in run_ids]
     benchmarks = {r["benchmark"] for r in runs}
     if len(benchmarks) != 1:
-        raise SpecError(f"runs are on different benchmarks ({', '.join(sorted(benchmarks))}); compare one at a time")
+        raise PairingError(f"runs are on different benchmarks ({', '.join(sorted(benchmarks))}); compare one at a "
+                           "time")
     bench = runs[0]["benchmark"]
     records = {r: {x.qid: x for x in store.records(r) if x.correct is not None} for r in run_ids}
     common = sorted(set.intersection(*(set(v) for v in records.values())))
     if not common:
-        raise SpecError("the runs share no scored questions")
+        raise PairingError("the runs share no scored questions")
+    problems = check_questions(runs, records, common)
+    if problems and not force:
+        raise PairingError(" ".join(problems) + " Compare runs of the same questions, or pass --force to pair "
+                                                "them anyway.")
     try:
         categories_of = load_spec(bench).categories_of
     except SpecError:
@@ -117,6 +101,7 @@ def compare(store: ResultStore, run_ids: list[str]) -> dict:
         for name, dominated in pareto(points).items():
             next(v for v in variants if v["label"] == name)[f"dominated_{axis}"] = dominated
     return {"benchmark": bench, "baseline": variants[0]["label"], "questions": len(common), "variants": variants,
+            "differences": differences(runs), "pairing_problems": problems,
             "subjects": {q: s for q, s in zip(common, subjects)},
             "gold": {q: records[base_id][q].gold for q in common},
             "preds": {v["label"]: {q: records[v["run_id"]][q].pred for q in common} for v in variants}}

@@ -30,7 +30,8 @@ def score(spec: BenchmarkSpec, q: Question, result: GenerationResult, api_scores
     answer = strip_reasoning(text)
     rec = Record(qid=q.qid, subject=q.subject, prompt_hash=prompt_hash, n_shots=n_shots, pred="", gold=None,
                  correct=None, response=text, finish_reason=result.finish_reason,
-                 prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens)
+                 prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
+                 question_hash=q.content_hash)
     if spec.kind == "multiple_choice":
         labels = q.labels
         if q.multi:  # a set of labels: one token's log-probs cannot say it
@@ -115,14 +116,20 @@ class GenerationStrategy:
             yield pending
 
     def session_stats(self, wall: float) -> dict:
-        return {"failed_calls": len(self.failed), "decode": latency_profile(self.timings)}
+        return {"failed_calls": len(self.failed), "first_failure": self.failed[0]["error"] if self.failed else None,
+                "decode": latency_profile(self.timings)}
 
     def summarize(self, summary: dict, records: list[Record]) -> None:
-        scored = [r for r in records if self.spec.kind != "open"]
-        summary["extraction_failures"] = sum(1 for r in scored if r.extraction_failed)
-        summary["extraction_failure_rate"] = summary["extraction_failures"] / len(scored) if scored else None
+        summary.update(generation_summary(self.spec, records))
         summary["failed_calls"] = self.failed
-        summary["methods"] = {m: sum(1 for r in records if r.method == m) for m in ("logprobs", "generate")}
+
+
+def generation_summary(spec: BenchmarkSpec, records: list[Record]) -> dict:
+    """What generated answers add to a summary: how often extraction failed, and where choices were read from."""
+    scored = [r for r in records if spec.kind != "open"]
+    failures = sum(1 for r in scored if r.extraction_failed)
+    return {"extraction_failures": failures, "extraction_failure_rate": failures / len(scored) if scored else None,
+            "methods": {m: sum(1 for r in records if r.method == m) for m in ("logprobs", "generate")}}
 
 
 def _conversations(backend, requests: list[dict], questions: list[Question]):

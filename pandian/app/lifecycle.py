@@ -69,6 +69,11 @@ class Inputs:
     questions: list[Question]  # the selected questions, validated
     data_fp: str
     shots: Callable[[Question], list[Question]]  # the question's k few-shot examples
+    total: int | None = None  # questions in the whole split (every subject): what a complete run stores
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be so that both end a run the same way: finished batches kept."""
 
 
 class Strategy(Protocol):
@@ -105,7 +110,10 @@ def load_inputs(spec: BenchmarkSpec, opts: EvalOptions, split: str) -> Inputs:
         return pool.pick(q, opts.shots) if pool is not None else []
 
     data_fp = fingerprint_files(input_files(spec, opts.data_dir, split)) if loaded.files else "hub"
-    return Inputs(loaded, select(loaded.questions, opts.limit), data_fp, shots)
+    total = len(loaded.questions)
+    if opts.subjects:  # the other subjects count too; read locally only (a hub read is not worth a count)
+        total = len(load_split(spec, opts.data_dir, split).questions) if loaded.files else None
+    return Inputs(loaded, select(loaded.questions, opts.limit), data_fp, shots, total)
 
 
 class Committed:
@@ -153,8 +161,8 @@ def evaluate(backend, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore
                                  scoring=opts.scoring, system_prompt=opts.system_prompt,
                                  **strategy.identity(spec, opts))
     # the spec and data folder travel with the run (not its identity), so its prompts can be re-rendered later
-    config = {**ident, "model": backend.name, "spec": spec.model_dump(mode="json"), "data_dir": str(opts.data_dir),
-              "catalog_key": opts.catalog_key}
+    config = {**ident, "model": backend.name, "spec": spec.model_dump(mode="json"),
+              "data_dir": str(Path(opts.data_dir).resolve()), "catalog_key": opts.catalog_key}
     store.ensure_run(run_id, backend.name, spec.name, config, library_versions())
     done = store.done_qids(run_id)
     questions = inputs.questions
@@ -172,8 +180,8 @@ def evaluate(backend, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore
     committed = Committed(lambda records: store.add_records(run_id, records), Progress(progress.start, advance))
     try:
         committed.drain(strategy.compute(todo))
-    except KeyboardInterrupt:
-        status = "interrupted"
+    except KeyboardInterrupt as e:
+        status = "terminated" if isinstance(e, Terminated) else "interrupted"
         raise
     finally:
         wall, computed = time.perf_counter() - t0, committed.count
@@ -183,26 +191,27 @@ def evaluate(backend, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore
             startup.update({k: stats[k] for k in ("render_s", "tokenize_s") if k in stats},
                            first_batch_s=round(first_batch[0] - t0 - prepare, 3), to_first_batch_s=first_batch[1])
         session = {"status": status, "questions_per_s": computed / wall if wall > 0 else None,
+                   "questions_selected": len(questions), "questions_total": inputs.total,
+                   "skipped": inputs.loaded.skipped, "multi_answer": sorted(q.qid for q in questions if q.multi),
                    **backend.resources(), **stats, "startup": startup, "hardware": fingerprint()}
         store.add_session(run_id, started, wall, computed, session)
 
     order = {q.qid: i for i, q in enumerate(questions)}
     records = sorted(store.records(run_id, set(order)), key=lambda r: order[r.qid])
     summary = build_summary(spec, backend.name, run_id, ident, records, inputs.loaded.skipped, computed, wall)
-    summary.update(answer_kinds(spec, questions, records))
+    summary.update(answer_kinds(spec, {q.qid for q in questions if q.multi}, len(questions), records))
     summary["resources"] = {k: session.get(k) for k in RESOURCE_KEYS if session.get(k) is not None}
     summary["hardware"] = session["hardware"]
     strategy.summarize(summary, records)
     return EvalResult(run_id, summary, records)
 
 
-def answer_kinds(spec: BenchmarkSpec, questions: list[Question], records: list[Record]) -> dict:
-    """How many questions have one answer and how many several; with multi-answer ones, the accuracy (exact set)
-    of each kind and the partial credit over all (see docs/specs.md)."""
+def answer_kinds(spec: BenchmarkSpec, multi: set[str], n: int, records: list[Record]) -> dict:
+    """How many of the n questions have one answer and how many (`multi`, their ids) several; with multi-answer
+    ones, the accuracy (exact set) of each kind and the partial credit over all (see docs/specs.md)."""
     if spec.kind != "multiple_choice":
         return {}
-    multi = {q.qid for q in questions if q.multi}
-    out: dict = {"answers": {"single": len(questions) - len(multi), "multi": len(multi)}}
+    out: dict = {"answers": {"single": n - len(multi), "multi": len(multi)}}
     if multi:
         scored = [r for r in records if r.correct is not None]
         out["accuracy_by_answers"] = {

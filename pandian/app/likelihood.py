@@ -47,7 +47,7 @@ def make_record(q: Question, scores: list[float], prompt_hash: str, n_shots: int
     gold = q.answer_label
     rec = Record(qid=q.qid, subject=q.subject, prompt_hash=prompt_hash, n_shots=n_shots, logprobs=scores,
                  pred=answers[best], gold=gold, correct=int(answers[best] == gold) if gold is not None else None,
-                 truncated_tokens=cut)
+                 truncated_tokens=cut, question_hash=q.content_hash)
     if scoring == "choice":
         # lm-eval's acc_norm: log-likelihood divided by the continuation's length in characters
         norm = [s / max(1, len(c)) for s, c in zip(scores, conts)]

@@ -9,6 +9,8 @@ them by default. Binds 127.0.0.1 unless told otherwise.
 from __future__ import annotations
 
 import hmac
+import ipaddress
+import os
 import threading
 import time
 import uuid
@@ -52,6 +54,41 @@ class CompletionBody(BaseModel):
     n: int = 1
     stream: bool = False
     echo: bool = False
+
+
+class ServeConfigError(ValueError):
+    """A server that would start less protected than asked; the message names the flag."""
+
+
+def server_key(api_key_env: str | None) -> str | None:
+    """The key named by --api-key-env, or None when none is asked for. Fails closed: a named variable that is
+    unset or empty refuses to start rather than serving without authentication."""
+    if api_key_env is None:
+        return None
+    key = os.environ.get(api_key_env, "")
+    if not key.strip():
+        raise ServeConfigError(f"--api-key-env {api_key_env}: the environment variable {api_key_env} is "
+                               f"{'empty' if api_key_env in os.environ else 'not set'}, so the server would accept "
+                               "every request; refusing to start. Set it to the key clients must send, or drop "
+                               "--api-key-env to serve on 127.0.0.1 without a key.")
+    return key
+
+
+def exposure_warning(host: str, api_key: str | None) -> str | None:
+    """A warning when the server is reachable beyond this machine and takes no key."""
+    if api_key or _is_loopback(host):
+        return None
+    return (f"serving on {host} with no API key: anyone who can reach this address can use the model. Pass "
+            "--api-key-env VAR (clients then send Authorization: Bearer <key>), or bind --host 127.0.0.1.")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
 
 
 class RequestError(Exception):

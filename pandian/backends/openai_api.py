@@ -75,7 +75,7 @@ class APIConfigError(ValueError):
 @dataclass(frozen=True)
 class Endpoint:
     model: str
-    base_url: str
+    base_url: str = field(repr=False)  # as given: it may hold user:password@
     api_key: str = field(repr=False)
     preset: str
 
@@ -104,6 +104,32 @@ def resolve_ref(ref: str, base_url: str | None = None, api_key: str | None = Non
         raise APIConfigError(f"{ref}: no API key: set the environment variable {key_env}")
     # The SDK refuses an empty key; local servers ignore it.
     return Endpoint(model, url.rstrip("/"), key or "no-key", preset)
+
+
+def split_credentials(url: str) -> tuple[str, tuple[str, ...]]:
+    """(`url` without its `user:password@`, the secrets it held). The clean URL is what pandian stores, prints,
+    hashes into a run's identity and keys its cache by; credentials never reach a file or a terminal."""
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, ()
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, has_password, password = userinfo.partition(":")
+    # with a password the user name is an account name; alone it is the token itself (http://TOKEN@host)
+    raw = [userinfo, password] if has_password else [userinfo]
+    secrets = {x for s in raw for x in (s, unquote(s)) if x}
+    return urlunsplit(parts._replace(netloc=host)), tuple(sorted(secrets, key=len, reverse=True))
+
+
+def _basic_auth(url: str):
+    """httpx's Basic auth from a URL's `user:password@` (what the URL alone would have sent), or None."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    if parts.username is None:
+        return None
+    return unquote(parts.username), unquote(parts.password or "")
 
 
 def _is_loopback(url: str) -> bool:
@@ -144,12 +170,16 @@ class OpenAIBackend:
                  concurrency: int = 8, rpm: float | None = None, max_retries: int = 5, timeout: float = 120.0,
                  backoff_base: float = 1.0, backoff_cap: float = 60.0, retry_after_cap: float = 120.0,
                  price_in: float | None = None, price_out: float | None = None):
-        from openai import OpenAI
+        from openai import DefaultHttpxClient, OpenAI
 
-        self.model, self.base_url = model, base_url.rstrip("/")
+        self.model = model
+        self.base_url, self._url_secrets = split_credentials(base_url.rstrip("/"))
         self._key = api_key or "no-key"
         self.timeout = timeout
-        self.client = OpenAI(base_url=self.base_url, api_key=self._key, max_retries=0, timeout=timeout)
+        # credentials in the URL travel as an auth setting, so that no URL the SDK or httpx logs carries them
+        auth = _basic_auth(base_url)
+        self.client = OpenAI(base_url=self.base_url, api_key=self._key, max_retries=0, timeout=timeout,
+                             http_client=DefaultHttpxClient(auth=auth, timeout=timeout) if auth else None)
         self.cache = cache  # the results store's response cache (cached_response / cache_response), or None
         self.concurrency, self.max_retries = max(1, concurrency), max_retries
         self.backoff_base, self.backoff_cap, self.retry_after_cap = backoff_base, backoff_cap, retry_after_cap
@@ -185,10 +215,13 @@ class OpenAIBackend:
     def resources(self) -> dict:
         return {"usage": self.usage_summary()}
 
+    def _secrets(self) -> tuple[str, ...]:
+        return ((self._key,) if self._key and self._key != "no-key" else ()) + self._url_secrets
+
     def redact(self, text: str) -> str:
-        if self._key and self._key != "no-key":
-            text = text.replace(self._key, "***")
-        return re.sub(r"(Bearer\s+)[^\s'\",}]+", r"\1***", text)
+        for secret in self._secrets():
+            text = text.replace(secret, "***")
+        return re.sub(r"((?:Bearer|Basic)\s+)[^\s'\",}]+", r"\1***", text)
 
     # -------------------------------------------------------------- requests
 
@@ -287,7 +320,10 @@ class OpenAIBackend:
                 self._account(result["usage"])
                 if self.cache:
                     # exact key only: the Bearer pattern could alter a real answer that talks about HTTP auth
-                    stored = json.loads(json.dumps(data, ensure_ascii=False).replace(self._key, "***"))
+                    text = json.dumps(data, ensure_ascii=False)
+                    for secret in self._secrets():
+                        text = text.replace(secret, "***")
+                    stored = json.loads(text)
                     self.cache.cache_response(key, self.base_url, endpoint, body, stored)
                 return _result(result, attempts=attempt, cached=False)
             if attempt > self.max_retries:

@@ -3,11 +3,13 @@ progress bar."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 
 def _console(stderr: bool = False) -> Console:
@@ -30,6 +32,17 @@ FieldOption = typer.Option([], "--field", help="for your own file: NAME=COLUMN (
                                                "subject, category, id, passage); choices as A|B|C|D")
 TrustSpecCodeOption = typer.Option(False, "--trust-spec-code", help="let a spec's preprocess hook (Python beside "
                                                                      "the spec) run")
+
+
+# C0/C1 control characters (ESC starts the sequences that recolour, move the cursor, retitle or clear a terminal)
+# and the bidirectional overrides that reorder what is shown; tab and newline stay
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text) -> str:
+    """`text` with every terminal control character shown as a visible escape (\\x1b), never executed: names,
+    subjects, model output and file names come from data."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", str(text))
 
 
 def fail(message: str, code: int = 2):
@@ -63,13 +76,16 @@ def resolve_bench(bench: str, data_dir: Optional[Path], fields: list[str], trust
 
 def run_eval(backend, spec, opts, store, out: Optional[Path], quiet: bool = False, inputs=None,
              startup: dict | None = None):
-    """The run lifecycle with a progress bar on stderr; Ctrl-C keeps every finished batch."""
+    """The run lifecycle with a progress bar on stderr; Ctrl-C or SIGTERM keeps every finished batch."""
+    import signal
+    import threading
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
         TimeRemainingColumn
 
     from pandian.app import lifecycle
 
-    bar = Progress(TextColumn(f"{spec.name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    bar = Progress(TextColumn(escape(printable(spec.name))), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TimeRemainingColumn(), console=err, disable=quiet, transient=False)
     task = None
 
@@ -77,13 +93,42 @@ def run_eval(backend, spec, opts, store, out: Optional[Path], quiet: bool = Fals
         nonlocal task
         task = bar.add_task("eval", total=total, completed=total - todo)
 
+    def terminate(signum, frame):
+        raise lifecycle.Terminated()
+
+    # a scheduler's or container's stop (SIGTERM) ends a run the way Ctrl-C does; handlers live in the main thread
+    previous = signal.signal(signal.SIGTERM, terminate) if threading.current_thread() is threading.main_thread() \
+        else None
     try:
         with bar:
             result = lifecycle.evaluate(backend, spec, opts, store,
                                         lifecycle.Progress(start, lambda n: bar.advance(task, n)), inputs, startup)
+    except lifecycle.Terminated:
+        err.print("[yellow]terminated (SIGTERM):[/] every finished batch is stored; rerun the same command to "
+                  "resume.")
+        raise typer.Exit(128 + signal.SIGTERM) from None
     except KeyboardInterrupt:
         err.print("[yellow]interrupted:[/] every finished batch is stored; rerun the same command to resume.")
         raise typer.Exit(130) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     if out:
         lifecycle.write_outputs(out, result)
     return result
+
+
+def exit_if_unscored(summary: dict) -> None:
+    """Exit 1 when questions were selected but could not be scored (API calls that failed after their retries):
+    a CI job must not count that as a pass. An answer nothing could be extracted from is scored (as wrong)."""
+    failed = summary.get("failed_calls") or []
+    if failed:
+        exit_failed_calls(f"{len(failed)} of {len(failed) + summary['computed_now']} question(s) computed in this run "
+                          "could not be scored", failed[0]["error"])
+
+
+def exit_failed_calls(what: str, first_error: str | None) -> None:
+    err.print(f"[bold red]error:[/] {escape(printable(what))}: the calls failed after retries"
+              + (f" (first: {escape(printable(first_error))})" if first_error else "") +
+              ". They are not counted; rerun the same command to retry them.", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)

@@ -9,8 +9,8 @@ from typing import Optional
 import typer
 
 from pandian.cli import app
-from pandian.cli.common import DataDirOption, DbOption, FieldOption, TrustSpecCodeOption, fail, \
-    resolve_bench, run_eval
+from pandian.cli.common import DataDirOption, DbOption, FieldOption, TrustSpecCodeOption, exit_if_unscored, \
+    fail, resolve_bench, run_eval
 
 
 @app.command("eval")
@@ -121,6 +121,14 @@ def eval_cmd(
             inputs = load_inputs(spec, opts, opts.split or spec.splits.eval)
         startup["data_s"] = round(time.perf_counter() - t, 3)
         store = open_store(db)
+        unscored = {"failed_calls": [], "computed_now": 0}  # over a suite's parts
+
+        def run_part(b, sp, o, st):
+            part = run_eval(b, sp, o, st, None, quiet=as_json)
+            unscored["failed_calls"] += part.summary.get("failed_calls") or []
+            unscored["computed_now"] += part.summary["computed_now"]
+            return part
+
         try:
             t = time.perf_counter()
             m = load_backend(model, ModelOptions(
@@ -130,8 +138,7 @@ def eval_cmd(
             load_s = getattr(m, "load_s", None) or 0.0
             startup.update(imports_s=round(time.perf_counter() - t - load_s, 3), load_s=round(load_s, 3))
             if the_suite:
-                result = run_suite(m, the_suite, opts, store,
-                                   lambda b, sp, o, st: run_eval(b, sp, o, st, None, quiet=as_json))
+                result = run_suite(m, the_suite, opts, store, run_part)
             else:
                 result = run_eval(m, spec, opts, store, None, quiet=as_json, inputs=inputs, startup=startup)
                 beside = beside_published(spec.name, result.summary["accuracy"], result.summary["config"],
@@ -148,6 +155,7 @@ def eval_cmd(
             (out / "suite.json").write_text(json.dumps(result.to_dict(), indent=1, ensure_ascii=False),
                                             encoding="utf-8")
         print_suite_result(result, as_json)
+        exit_if_unscored(unscored)
         return
     if out:
         write_outputs(out, result)
@@ -158,3 +166,4 @@ def eval_cmd(
         print_published_beside(result.summary.get("published"))
     if profile:
         print_profile(result.summary)
+    exit_if_unscored(result.summary)

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from pandian.cli import app
-from pandian.cli.common import DataDirOption, DbOption, JsonOption, console, fail
+from pandian.cli.common import DataDirOption, DbOption, JsonOption, console, exit_failed_calls, fail
+from pandian.cli.render import safe
 
 judge_app = typer.Typer(no_args_is_help=True, help="Grade open answers with a judge model (AlignBench, MT-Bench).")
 app.add_typer(judge_app, name="judge")
@@ -69,13 +69,19 @@ def judge_grade(
         fail(str(e))
     if as_json:
         print(json.dumps(res, indent=1, ensure_ascii=False))
-        return
-    t = Table(title=escape(f"{spec.title}: {store.run(run_id)['model']} graded by {res['judge']}"), title_justify="left")
+    else:
+        _print_grades(res, spec, store.run(run_id)["model"])
+    if res["failed_calls"]:
+        exit_failed_calls(f"{res['failed_calls']} answer(s) got no verdict", None)
+
+
+def _print_grades(res: dict, spec, model: str) -> None:
+    t = Table(title=safe(f"{spec.title}: {model} graded by {res['judge']}"), title_justify="left")
     for c in ("subject", "answers", "mean score (95% CI)"):
         t.add_column(c, justify="left" if c == "subject" else "right")
     for name, m in [*res["subjects"].items(), ("Overall", res["mean"])]:
         ci = m["ci95"]
-        t.add_row(escape(name), str(m["n"]), "-" if m["mean"] is None else f"{m['mean']:.2f} ({ci[0]:.2f}–{ci[1]:.2f})")
+        t.add_row(safe(name), str(m["n"]), "-" if m["mean"] is None else f"{m['mean']:.2f} ({ci[0]:.2f}–{ci[1]:.2f})")
     console.print(t)
     console.print(f"{res['judged']} verdicts, {res['unparsed']} without a score, {res['failed_calls']} failed calls",
                   highlight=False)
@@ -95,7 +101,7 @@ def judge_pairwise_cmd(
     """Every pair of runs compared question by question in both orders; Bradley-Terry ratings with 95% CIs."""
     from itertools import combinations
 
-    from pandian.app.compare import variant_label
+    from pandian.app.pairing import variant_label
     from pandian.app.judge import judge_pairwise, ratings
     from pandian.core.spec import SpecError
 
@@ -112,17 +118,24 @@ def judge_pairwise_cmd(
               "ratings": ratings(pairs, labels)}
     if as_json:
         print(json.dumps(result, indent=1, ensure_ascii=False))
-        return
-    t = Table(title=escape(f"{spec.title}: pairwise, judge {backend.name}, both orders"), title_justify="left")
+    else:
+        _print_pairwise(result, pairs, labels, spec, backend.name)
+    failed = sum(p["failed_calls"] for p in pairs)
+    if failed:
+        exit_failed_calls(f"{failed} pairwise judgment(s) got no verdict", None)
+
+
+def _print_pairwise(result: dict, pairs: list[dict], labels: dict, spec, judge_name: str) -> None:
+    t = Table(title=safe(f"{spec.title}: pairwise, judge {judge_name}, both orders"), title_justify="left")
     for c in ("A", "B", "questions", "A wins", "B wins", "ties"):
         t.add_column(c)
     for p in pairs:
-        t.add_row(escape(labels[p["run_a"]]), escape(labels[p["run_b"]]), str(p["questions"]), str(p["a"]),
+        t.add_row(safe(labels[p["run_a"]]), safe(labels[p["run_b"]]), str(p["questions"]), str(p["a"]),
                   str(p["b"]), str(p["tie"]))
     console.print(t)
     r = Table(title="Bradley-Terry ratings (Elo scale, 95% bootstrap CI over questions)", title_justify="left")
     for c in ("model", "rating", "95% CI"):
         r.add_column(c)
     for name, v in result["ratings"].items():
-        r.add_row(escape(name), f"{v['rating']:.0f}", f"{v['ci95'][0]:.0f}–{v['ci95'][1]:.0f}")
+        r.add_row(safe(name), f"{v['rating']:.0f}", f"{v['ci95'][0]:.0f}–{v['ci95'][1]:.0f}")
     console.print(r)

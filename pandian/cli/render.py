@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import json
+
 from rich.markup import escape
 from rich.table import Table
 
-from pandian.cli.common import console
+from pandian.cli.common import console, printable
 
 
-def print_summary(summary: dict, per_subject: bool = False) -> None:
+def safe(text) -> str:
+    """Text from data or users, ready for rich: control characters made visible, markup escaped."""
+    return escape(printable(text))
+
+
+def print_summary(summary: dict, per_subject: bool = False, footer: bool = True) -> None:
     acc = summary["accuracy"]
-    table = Table(title=escape(f"{summary['title']} — {summary['model']}"), title_justify="left")
+    if not summary["questions"]:
+        console.print(f"[bold]{safe(summary['title'])} — {safe(summary['model'])}[/]: no question has a stored "
+                      "answer yet, so there is no accuracy to show.")
+    table = Table(title=safe(f"{summary['title']} — {summary['model']}"), title_justify="left")
     table.add_column("category")
     table.add_column("subjects", justify="right")
     table.add_column("questions", justify="right")
@@ -22,19 +32,20 @@ def print_summary(summary: dict, per_subject: bool = False) -> None:
 
     def row(name, g, style=None):
         q, m = g["questions"], g["subject_mean"]
-        table.add_row(escape(name), str(g["subjects"]), str(q["n"]), fmt(q["acc"], q["ci95"]),
+        table.add_row(safe(name), str(g["subjects"]), str(q["n"]), fmt(q["acc"], q["ci95"]),
                       fmt(m["acc"], m["ci95"]), style=style)
 
     for cat, g in sorted(acc["categories"].items()):
         row(cat, g)
     row("Overall", acc["overall"], style="bold")
-    console.print(table)
+    if summary["questions"]:
+        console.print(table)
     if per_subject:
         sub = Table(title="per subject", title_justify="left")
         for c in ("subject", "questions", "acc % (95% CI)"):
             sub.add_column(c, justify="left" if c == "subject" else "right")
         for s, g in acc["subjects"].items():
-            sub.add_row(escape(s), str(g["n"]), fmt(g["acc"], g["ci95"]))
+            sub.add_row(safe(s), str(g["n"]), fmt(g["acc"], g["ci95"]))
         console.print(sub)
     if "accuracy_norm" in summary:
         o = summary["accuracy_norm"]["overall"]["questions"]
@@ -72,15 +83,16 @@ def print_summary(summary: dict, per_subject: bool = False) -> None:
         notes.append(f"generation: time to first token p50 {decode['ttft_s_p50']:.3f} s, per-token latency p50 "
                      f"{decode['token_latency_s_p50'] or 0:.4f} s / p95 {decode['token_latency_s_p95'] or 0:.4f} s")
     for n in notes:
-        console.print(f"[yellow]note:[/] {escape(n)}")
+        console.print(f"[yellow]note:[/] {safe(n)}")
     speed = f", {summary['questions_per_s']} questions/s" if summary["questions_per_s"] else ""
     res = summary.get("resources") or {}
     if res.get("weights_gb") is not None:
         speed += f"; weights {res['weights_gb']:.3f} GB, peak RSS {res['peak_rss_gb']:.2f} GB"
         if res.get("cuda_max_allocated_gb") is not None:
             speed += f", CUDA peak {res['cuda_max_allocated_gb']:.2f} GB"
-    console.print(f"run {summary['run_id']}: {summary['questions']} questions, {summary['computed_now']} computed now "
-                  f"in {summary['wall_s']:.1f} s{speed}", highlight=False)
+    if footer:
+        console.print(f"run {summary['run_id']}: {summary['questions']} questions, {summary['computed_now']} computed "
+                      f"now in {summary['wall_s']:.1f} s{speed}", highlight=False)
 
 
 STARTUP_STAGES = (
@@ -109,7 +121,9 @@ def _gb(x):
 
 
 def print_comparison(r: dict, n_flips: int) -> None:
-    t = Table(title=f"{r['benchmark']}: {r['questions']} shared questions, baseline {r['baseline']}",
+    for problem in r.get("pairing_problems") or []:
+        console.print(f"[bold red]warning (--force):[/] {safe(problem)}", highlight=False)
+    t = Table(title=safe(f"{r['benchmark']}: {r['questions']} shared questions, baseline {r['baseline']}"),
               title_justify="left")
     for c in ("variant", "acc %", "Δ pts (95% CI)", "McNemar p", "right→wrong", "wrong→right", "mean KL",
               "weights", "peak mem", "q/s (× base)", "Pareto frontier"):
@@ -117,7 +131,7 @@ def print_comparison(r: dict, n_flips: int) -> None:
     for v in r["variants"]:
         base = "delta" not in v
         frontier = ", ".join(a for a in ("memory", "speed") if v.get(f"dominated_{a}") is False) or "dominated"
-        t.add_row(escape(v["label"]), f"{100 * v['accuracy']:.2f}",
+        t.add_row(safe(v["label"]), f"{100 * v['accuracy']:.2f}",
                   "baseline" if base else f"{100 * v['delta']:+.2f} ({100 * v['delta_ci95'][0]:+.2f}, "
                                           f"{100 * v['delta_ci95'][1]:+.2f})",
                   "" if base else f"{v['mcnemar_p']:.3g}", "" if base else str(len(v["right_to_wrong"])),
@@ -132,11 +146,12 @@ def print_comparison(r: dict, n_flips: int) -> None:
         ct = Table(title="Δ accuracy by category, points (95% paired CI)", title_justify="left")
         ct.add_column("category")
         for v in others:
-            ct.add_column(escape(v["label"]), justify="right")
+            ct.add_column(safe(v["label"]), justify="right")
         for c in cats:
-            ct.add_row(c, *[f"{100 * v['categories'][c]['delta']:+.2f} ({100 * v['categories'][c]['delta_ci95'][0]:+.2f}"
+            ct.add_row(safe(c), *[f"{100 * v['categories'][c]['delta']:+.2f} ({100 * v['categories'][c]['delta_ci95'][0]:+.2f}"
                             f", {100 * v['categories'][c]['delta_ci95'][1]:+.2f})" for v in others])
         console.print(ct)
+    print_differences(r)
     for v in others:
         for kind in ("right_to_wrong", "wrong_to_right"):
             qs = v[kind][:n_flips]
@@ -144,6 +159,30 @@ def print_comparison(r: dict, n_flips: int) -> None:
                 shown = ", ".join(f"{q} (gold {r['gold'][q]}, {r['preds'][r['baseline']][q]}→{r['preds'][v['label']][q]})"
                                   for q in qs)
                 more = f" … +{len(v[kind]) - len(qs)}" if len(v[kind]) > len(qs) else ""
-                console.print(escape(f"{v['label']} {kind.replace('_', ' ')}: {shown}{more}"), highlight=False)
+                console.print(safe(f"{v['label']} {kind.replace('_', ' ')}: {shown}{more}"), highlight=False)
     console.print("records: pandian compare --json gives every flipped question id; each maps to its record "
                   "(prompt hash, per-choice log-probs) in the results database.", highlight=False)
+
+
+def _setting(key: str, value) -> str:
+    if value is None:
+        return "-"
+    if key == "chat_template":
+        return f"yes ({value})"
+    return json.dumps(value, sort_keys=True, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
+
+
+def print_differences(r: dict) -> None:
+    """The settings that differ between the compared runs, one column per run: a delta is only as meaningful as
+    what was held fixed."""
+    diffs = r.get("differences") or {}
+    if not diffs:
+        console.print("settings: the runs differ in no setting but the model", highlight=False)
+        return
+    t = Table(title="settings that differ between the runs", title_justify="left")
+    t.add_column("setting")
+    for v in r["variants"]:
+        t.add_column(safe(v["label"]))
+    for key, values in diffs.items():
+        t.add_row(safe(key), *[safe(_setting(key, x)) for x in values])
+    console.print(t)

@@ -8,7 +8,9 @@ from typing import Optional
 import typer
 
 from pandian.cli import app
-from pandian.cli.common import console, fail
+from rich.markup import escape
+
+from pandian.cli.common import console, err, fail
 
 
 @app.command()
@@ -67,9 +69,14 @@ def serve_model(
     trust_remote_code: bool = typer.Option(False),
 ):
     """Serve a local model over the OpenAI API (/v1/chat/completions, /v1/completions, /v1/models)."""
-    import os
+    from pandian.app.serve import ServeConfigError, exposure_warning, serve, server_key
 
-    from pandian.app.serve import serve
-
-    serve(model, host=host, port=port, device=device, dtype=dtype, served_name=served_name,
-          api_key=os.environ.get(api_key_env) if api_key_env else None, trust_remote_code=trust_remote_code)
+    try:
+        api_key = server_key(api_key_env)  # before the model loads: a missing key is a mistake, not a default
+    except ServeConfigError as e:
+        fail(str(e))
+    warning = exposure_warning(host, api_key)
+    if warning:
+        err.print(f"[bold red]WARNING:[/] {escape(warning)}", highlight=False)
+    serve(model, host=host, port=port, device=device, dtype=dtype, served_name=served_name, api_key=api_key,
+          trust_remote_code=trust_remote_code)

@@ -4,6 +4,8 @@ string of several letters for multi-answer questions). Errors name the file, the
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +35,14 @@ class Question:
     @property
     def labels(self) -> str:
         return LABELS[: len(self.choices)]
+
+    @property
+    def content_hash(self) -> str:
+        """What the question says (text, choices, answer, reference, shared stem, extra fields), not where it sits:
+        two runs pair a question id only when its content hash agrees."""
+        content = [self.question, list(self.choices), self.answer, self.target, self.stem, self.extra]
+        return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False, default=str).encode()
+                              ).hexdigest()[:16]
 
     @property
     def multi(self) -> bool:

@@ -32,6 +32,7 @@ class Record:
     completion_tokens: int | None = None
     reference: str | None = None    # open tasks: the reference answer a judge grades against
     turns: list[str] | None = None  # multi-turn tasks: the model's answer at each turn
+    question_hash: str | None = None  # the question's content (Question.content_hash): what comparisons pair on
 
     def to_dict(self) -> dict:
         return asdict(self)

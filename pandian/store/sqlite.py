@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS records (
     completion_tokens INTEGER,
     reference TEXT,
     turns TEXT,                -- JSON list
+    question_hash TEXT,        -- the question's content: comparisons pair a qid only when this agrees
     PRIMARY KEY (run_id, qid)
 );
 CREATE TABLE IF NOT EXISTS judgments (
@@ -109,20 +110,21 @@ class SQLiteStore:
         self._migrate()
 
     def _migrate(self) -> None:
-        """Stores written before records had typed columns kept the optional fields in one JSON `extra` column:
-        add the columns and fill them from it, once."""
+        """Stores written by earlier versions lack the newer record columns: add them (NULL: unknown). Those written
+        before records had typed columns kept the optional fields in one JSON `extra` column: fill them from it."""
         cols = {r[1] for r in self.conn.execute("PRAGMA table_info(records)")}
         missing = [f for f in RECORD_FIELDS if f not in cols]
-        if not missing or "extra" not in cols:
+        if not missing:
             return
         with self.conn:
             for f in missing:
                 kind = "INTEGER" if f in ("truncated_tokens", "correct_norm", "extraction_failed", "prompt_tokens",
                                           "completion_tokens") else "TEXT"
                 self.conn.execute(f"ALTER TABLE records ADD COLUMN {f} {kind}")
-                path = "$.usage." + f if f in ("prompt_tokens", "completion_tokens") else "$." + f
-                value = "json(json_extract(extra, ?))" if f in JSON_FIELDS else "json_extract(extra, ?)"
-                self.conn.execute(f"UPDATE records SET {f} = {value}", (path,))  # lists stay JSON text
+                if "extra" in cols:
+                    path = "$.usage." + f if f in ("prompt_tokens", "completion_tokens") else "$." + f
+                    value = "json(json_extract(extra, ?))" if f in JSON_FIELDS else "json_extract(extra, ?)"
+                    self.conn.execute(f"UPDATE records SET {f} = {value}", (path,))  # lists stay JSON text
             self.conn.execute("UPDATE records SET truncated_tokens = 0 WHERE truncated_tokens IS NULL")
 
     def close(self) -> None:
@@ -162,6 +164,16 @@ class SQLiteStore:
              "ORDER BY r.created_at")
         return [{"run_id": a, "created_at": b, "model": c, "benchmark": d, "config": json.loads(cfg), "records": n,
                  "correct": k or 0, "scored": s} for a, b, c, d, cfg, n, k, s in self._read(q)]
+
+    def delete_run(self, run_id: str) -> dict:
+        """Remove a run with its records, sessions and the judgments that read it; return how many of each."""
+        counts = {}
+        with self._lock, self.conn:
+            for table, where in (("records", "run_id = ?"), ("sessions", "run_id = ?"),
+                                 ("judgments", "run_a = ? OR run_b = ?"), ("runs", "run_id = ?")):
+                counts[table] = self.conn.execute(f"DELETE FROM {table} WHERE {where}",
+                                                  (run_id,) * where.count("?")).rowcount
+        return counts
 
     # ------------------------------------------------------------------ records
 
