@@ -15,11 +15,14 @@ tables, indexes and JSON encodings are the real ones. Measured:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
+import socket
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -111,11 +114,27 @@ def time_read_all(path: Path) -> float:
     return took
 
 
+@contextlib.contextmanager
+def serve(app):
+    """uvicorn on a free 127.0.0.1 port, in a thread; yields the base URL."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
 def time_web(path: Path, built: dict, repeats: int) -> dict:
     import httpx
-
-    sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import serve_in_thread
 
     from pandian.web import create_app
 
@@ -137,7 +156,7 @@ def time_web(path: Path, built: dict, repeats: int) -> dict:
     }
     store = open_store(path)
     out = {}
-    with serve_in_thread(create_app(store)) as url, httpx.Client(base_url=url, timeout=60) as client:
+    with serve(create_app(store)) as url, httpx.Client(base_url=url, timeout=60) as client:
         for name, u in urls.items():
             times = []
             for _ in range(repeats):
