@@ -33,7 +33,7 @@ def web_cmd(
 ):
     """Serve the leaderboard (measured and published), model, run and question pages, and a compare view; JSON
     under /api (schema at /api/openapi.json). Read-only."""
-    missing = [m for m in ("fastapi", "uvicorn", "plotly") if importlib.util.find_spec(m) is None]
+    missing = [m for m in ("fastapi", "uvicorn") if importlib.util.find_spec(m) is None]
     if missing:
         fail(f"pandian web needs {', '.join(missing)}: pip install 'pandian[web]'")
     import uvicorn

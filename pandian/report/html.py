@@ -17,13 +17,14 @@ import jinja2
 from markupsafe import Markup
 
 from . import plots
+from .survey import finite
 
 ASSETS = files("pandian.report") / "assets"
 
 
 def script_json(obj) -> str:
     """JSON that cannot close its <script> element or open a comment: <, > and & written as \\u escapes."""
-    text = json.dumps(obj, ensure_ascii=False, allow_nan=False, default=str)
+    text = json.dumps(finite(obj), ensure_ascii=False, allow_nan=False, default=str)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 

@@ -63,8 +63,6 @@ def render_markdown(data: dict) -> str:
         out += ["## Versions: accuracy against cost", ""]
         for g in data["versions"]:
             out += version_lines(g, runs)
-    for s in data.get("extra_sections", []):
-        out += [f"## {s['title']}", ""] + s["markdown"](data) + [""]
     out += ["## Runs", ""]
     out += table(["run id", "model", "benchmark", "setting", "records", "hardware"],
                  [[code(rid), v["model"] + (f" [{v['variant']}]" if v["variant"] else ""), v["benchmark"],

@@ -7,6 +7,7 @@ a published one its source.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import defaultdict
 from functools import lru_cache
@@ -21,6 +22,18 @@ FLIP_SAMPLE = 20  # flipped questions listed per variant in the report (all of t
 
 
 @lru_cache(maxsize=64)
+def finite(obj):
+    """obj with every NaN or infinite float replaced by None: JSON has no such numbers (a log-prob of -inf is an
+    API's way of saying a choice was not among its top tokens)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(v) for v in obj]
+    return obj
+
+
 def spec_of(benchmark: str):
     """The built-in spec of a benchmark, or None (a user's own file: no categories, no title)."""
     try:
@@ -175,7 +188,7 @@ def gather(store, *, with_records: bool = False, catalog=None) -> dict:
                            "published": published.for_benchmark(catalog, bench, of_model) if catalog else []})
     data = {"generated_at": time.time(), "runs": views, "benchmarks": benchmarks,
             "versions": versions(store, list(views.values()), with_records), "with_records": with_records,
-            "catalog": None, "extra_sections": []}
+            "catalog": None}
     if catalog is not None:
         data["catalog"] = {"models": [published.model_facts(m) for m in catalog.models],
                            "fingerprint": catalog.fingerprint}

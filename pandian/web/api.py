@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
+from pandian.report import survey
+
 from . import views
 
 router = APIRouter(tags=["results"])
@@ -17,8 +19,8 @@ def leaderboard(request: Request, benchmark: str = "", source: str = Query("", p
     f = views.Filters(benchmark=benchmark, source=source, kind=kind, licence=licence, gpu=gpu, q=q, sort=sort,
                       order=order)
     board = views.leaderboard(request.app.state.store, request.app.state.catalog, f, page)
-    return {k: board[k] for k in ("rows", "page", "pages", "per_page", "total", "total_shown")} | \
-        {"source": board["filters"].source}
+    return survey.finite({k: board[k] for k in ("rows", "page", "pages", "per_page", "total", "total_shown")} |
+                         {"source": board["filters"].source})
 
 
 @router.get("/runs/{run_id}", summary="A run: configuration, versions, cost, accuracy by category")
@@ -26,7 +28,7 @@ def run(request: Request, run_id: str) -> dict:
     detail = views.run_detail(request.app.state.store, run_id)
     if detail is None:
         raise HTTPException(404, f"no stored run {run_id}")
-    return detail
+    return survey.finite(detail)
 
 
 @router.get("/runs/{run_id}/records", summary="One page of a run's per-question records")
@@ -53,4 +55,4 @@ def compare(request: Request, runs: list[str] = Query(..., min_length=2, max_len
     c = views.compare(request.app.state.store, runs, direction, page)
     if "error" in c:
         raise HTTPException(404, c["error"])
-    return c
+    return survey.finite(c)

@@ -9,11 +9,9 @@ from this server only (no inline script, no inline event handler) and no request
 from __future__ import annotations
 
 from importlib.resources import files
-from pathlib import Path
 from typing import Callable
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from pandian.report import published
@@ -44,13 +42,6 @@ def create_app(store, *, catalog=None, prompts: Callable | None = None) -> FastA
 
     static = files("pandian.web") / "assets" / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
-
-    @app.get("/static-lib/plotly.min.js", include_in_schema=False)
-    def plotly_js():
-        import plotly
-
-        return FileResponse(Path(plotly.__file__).parent / "package_data" / "plotly.min.js",
-                            media_type="text/javascript", headers={"Cache-Control": "max-age=86400"})
 
     app.include_router(api_router, prefix="/api")
     app.include_router(pages.router)

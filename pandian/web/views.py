@@ -129,7 +129,7 @@ def records(store, run_id: str, *, outcome: str = "", subject: str = "", search:
     p, recs = paged(lambda offset, limit: store.record_page(
         run_id, outcome=outcome or None, subject=subject or None, search=search or None, offset=offset,
         limit=limit), page)
-    return {**p, "records": [r.to_dict() for r in recs]}
+    return {**p, "records": [survey.finite(r.to_dict()) for r in recs]}
 
 
 def compare(store, run_ids: list[str], direction: str, page: int) -> dict:
@@ -153,8 +153,8 @@ def compare(store, run_ids: list[str], direction: str, page: int) -> dict:
         paired = survey.paired(store, base, v, categories_of)
         p, flips = paged(lambda offset, limit: (paired[direction], store.flips(
             base["run_id"], v["run_id"], direction, offset=offset, limit=limit)), page)
-        others.append({"view": v, "paired": paired, "flips": {**p, "rows": [(a.to_dict(), b.to_dict())
-                                                                           for a, b in flips]}})
+        others.append({"view": v, "paired": paired, "flips": {
+            **p, "rows": [(survey.finite(a.to_dict()), survey.finite(b.to_dict())) for a, b in flips]}})
     return {"base": base, "others": others, "direction": direction}
 
 
@@ -177,9 +177,10 @@ def question(store, run_id: str, qid: str, prompts) -> dict | None:
     if run is None or rec is None:
         return None
     peers = [p["run_id"] for p in _peers(store, run)]
-    others = [{"run_id": rid, "record": r.to_dict()} for rid, r in store.record_in_runs(qid, peers).items()]
+    others = [{"run_id": rid, "record": survey.finite(r.to_dict())}
+              for rid, r in store.record_in_runs(qid, peers).items()]
     return {"run": {"run_id": run_id, "model": run["model"], "benchmark": run["benchmark"],
-                    "variant": survey.variant_tag(run["config"])}, "record": rec.to_dict(),
+                    "variant": survey.variant_tag(run["config"])}, "record": survey.finite(rec.to_dict()),
             "prompt": prompt_of(rec, _shown(prompts, run_id, qid)), "others": others}
 
 
