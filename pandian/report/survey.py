@@ -21,7 +21,6 @@ from . import published
 FLIP_SAMPLE = 20  # flipped questions listed per variant in the report (all of them are in the web app)
 
 
-@lru_cache(maxsize=64)
 def finite(obj):
     """obj with every NaN or infinite float replaced by None: JSON has no such numbers (a log-prob of -inf is an
     API's way of saying a choice was not among its top tokens)."""
@@ -34,6 +33,7 @@ def finite(obj):
     return obj
 
 
+@lru_cache(maxsize=64)
 def spec_of(benchmark: str):
     """The built-in spec of a benchmark, or None (a user's own file: no categories, no title)."""
     try:
