@@ -55,7 +55,7 @@ def eval_cmd(
     allow_remote_data: bool = typer.Option(False, help="let a remote API see a private benchmark's questions (your "
                                                        "own file, or a spec marked private)"),
     no_prefix_reuse: bool = typer.Option(False, help="recompute shared few-shot prefixes (slower; same results)"),
-    db: Optional[Path] = DbOption,
+    db: Optional[str] = DbOption,
     out: Optional[Path] = typer.Option(None, help="also write OUT/summary.json and OUT/records.jsonl"),
     per_subject: bool = typer.Option(False, help="print the per-subject table too"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
@@ -71,7 +71,7 @@ def eval_cmd(
     from pandian.cli.render import print_summary
     from pandian.core.data import DataError, load_split
     from pandian.core.spec import SpecError
-    from pandian.store import open_store
+    from pandian.cli.common import open_db
 
     if scoring not in ("letter", "choice", "generate"):
         fail("--scoring must be letter, choice or generate")
@@ -84,7 +84,7 @@ def eval_cmd(
                            top_p=top_p, seed=seed, completions=completions, allow_remote_data=allow_remote_data)
         # Validate data before loading a model: a typo should not cost a 10-minute load.
         load_split(spec, opts.data_dir, opts.split or spec.splits.eval, opts.subjects)
-        store = open_store(db)
+        store = open_db(db)
         try:
             m = load_backend(model, ModelOptions(
                 backend=backend, dtype=dtype, device=device, trust_remote_code=trust_remote_code, adapter=adapter,
