@@ -135,24 +135,26 @@ def uses_generation(backend, spec: BenchmarkSpec, opts: EvalOptions) -> bool:
     return not can_score(backend) or opts.scoring == "generate" or spec.kind != "multiple_choice"
 
 
-def evaluate(backend, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore,
-             progress: Progress | None = None, inputs: Inputs | None = None,
-             startup: dict | None = None) -> EvalResult:
-    """`inputs`: what `load_inputs` returned when the caller validated the data already (it is read once).
-    `startup`: the caller's start-up timings (before this call), completed here and stored with the session."""
+@dataclass
+class Identified:
+    run_id: str
+    ident: dict
+    inputs: Inputs
+    strategy: Strategy
+
+
+def identify(backend, spec: BenchmarkSpec, opts: EvalOptions, inputs: Inputs | None = None) -> Identified:
+    """The run that (backend, benchmark, options) computes into, with its validated inputs; nothing is written.
+    A backend opened without weights (load_hf_model(weights=False)) gives the same run id as the loaded model."""
     from pandian.app.generation import GenerationStrategy
     from pandian.app.likelihood import LikelihoodStrategy
 
-    progress = progress or Progress()
     split = opts.split or spec.splits.eval
     fmt_name = opts.prompt_format or spec.default_prompt
     if fmt_name not in spec.prompts:
         raise SpecError(f"{spec.name}: no prompt format '{fmt_name}'; it has {', '.join(spec.prompts)}")
-    startup = dict(startup or {})
     if inputs is None:
-        t = time.perf_counter()
         inputs = load_inputs(spec, opts, split)
-        startup["data_s"] = round(time.perf_counter() - t, 3)
     check_private_data(spec, backend, opts.allow_remote_data, len(inputs.questions))
     strategy_cls = GenerationStrategy if uses_generation(backend, spec, opts) else LikelihoodStrategy
     strategy: Strategy = strategy_cls(backend, spec, opts, inputs)
@@ -160,6 +162,22 @@ def evaluate(backend, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore
                                  data_fp=inputs.data_fp, split=split, prompt_format=fmt_name, shots=opts.shots,
                                  scoring=opts.scoring, system_prompt=opts.system_prompt,
                                  **strategy.identity(spec, opts))
+    return Identified(run_id, ident, inputs, strategy)
+
+
+def evaluate(backend, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore,
+             progress: Progress | None = None, inputs: Inputs | None = None,
+             startup: dict | None = None) -> EvalResult:
+    """`inputs`: what `load_inputs` returned when the caller validated the data already (it is read once).
+    `startup`: the caller's start-up timings (before this call), completed here and stored with the session."""
+    progress = progress or Progress()
+    startup = dict(startup or {})
+    if inputs is None:
+        t = time.perf_counter()
+        inputs = load_inputs(spec, opts, opts.split or spec.splits.eval)
+        startup["data_s"] = round(time.perf_counter() - t, 3)
+    found = identify(backend, spec, opts, inputs)
+    run_id, ident, inputs, strategy = found.run_id, found.ident, found.inputs, found.strategy
     # the spec and data folder travel with the run (not its identity), so its prompts can be re-rendered later
     config = {**ident, "model": backend.name, "spec": spec.model_dump(mode="json"),
               "data_dir": str(Path(opts.data_dir).resolve()), "catalog_key": opts.catalog_key}

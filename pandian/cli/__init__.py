@@ -10,3 +10,4 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 
 from pandian.cli import eval, compare, judge, runs, tools, demo, prompts  # noqa: E402,F401  (registers the commands)
 from pandian.cli import catalog, suite, choose, bias, report, web  # noqa: E402,F401
+from pandian.cli import plan, db  # noqa: E402,F401

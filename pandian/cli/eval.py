@@ -60,7 +60,7 @@ def eval_cmd(
     allow_remote_data: bool = typer.Option(False, help="let a remote API see a private benchmark's questions (your "
                                                        "own file, or a spec marked private)"),
     no_prefix_reuse: bool = typer.Option(False, help="recompute shared few-shot prefixes (slower; same results)"),
-    db: Optional[Path] = DbOption,
+    db: Optional[str] = DbOption,
     out: Optional[Path] = typer.Option(None, help="also write OUT/summary.json and OUT/records.jsonl"),
     per_subject: bool = typer.Option(False, help="print the per-subject table too"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
@@ -91,7 +91,7 @@ def eval_cmd(
     from pandian.core.spec import SpecError
     from pandian.core.suite import load_suite
     from pandian.settings import data_dir as resolve_data_dir
-    from pandian.store import open_store
+    from pandian.cli.common import open_db
 
     if scoring not in ("letter", "choice", "generate"):
         fail("--scoring must be letter, choice or generate")
@@ -120,7 +120,7 @@ def eval_cmd(
         else:
             inputs = load_inputs(spec, opts, opts.split or spec.splits.eval)
         startup["data_s"] = round(time.perf_counter() - t, 3)
-        store = open_store(db)
+        store = open_db(db)
         unscored = {"failed_calls": [], "computed_now": 0}  # over a suite's parts
 
         def run_part(b, sp, o, st):

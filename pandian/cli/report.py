@@ -16,7 +16,7 @@ from pandian.cli.common import DbOption, console, fail
 def report_cmd(
     out: Path = typer.Option(..., "--out", help="file to write (.html, or .md with --format md)"),
     fmt: str = typer.Option("html", "--format", help="html (one self-contained file, works offline) or md"),
-    db: Optional[Path] = DbOption,
+    db: Optional[str] = DbOption,
     with_records: bool = typer.Option(False, "--with-records", help="embed every record for a question browser "
                                                                     "inside the file (large)"),
     catalog: bool = typer.Option(True, "--catalog/--no-catalog", help="include the catalog's published facts"),

@@ -41,10 +41,10 @@ def benchmarks(specs: list[Path] = typer.Argument(None, help="spec .yaml files t
     console.print(table)
 
 
-def _open(db: Optional[Path]):
-    from pandian.store import open_store
+def _open(db: Optional[str]):
+    from pandian.cli.common import open_db
 
-    return open_store(db)
+    return open_db(db)
 
 
 def _find(store, ref: str) -> dict:
@@ -57,7 +57,7 @@ def _find(store, ref: str) -> dict:
 
 
 @runs_app.callback()
-def runs(ctx: typer.Context, db: Optional[Path] = DbOption, as_json: bool = JsonOption):
+def runs(ctx: typer.Context, db: Optional[str] = DbOption, as_json: bool = JsonOption):
     """List stored runs: date, settings, variant, and how many of the benchmark's questions are stored."""
     if ctx.invoked_subcommand is not None:
         return
@@ -84,7 +84,7 @@ def runs(ctx: typer.Context, db: Optional[Path] = DbOption, as_json: bool = Json
 
 
 @runs_app.command("show")
-def runs_show(run: str = RunArgument, db: Optional[Path] = DbOption, per_subject: bool = typer.Option(
+def runs_show(run: str = RunArgument, db: Optional[str] = DbOption, per_subject: bool = typer.Option(
         False, help="print the per-subject table too"), as_json: bool = JsonOption):
     """A run's summary table from its stored records (no model is loaded, nothing is recomputed)."""
     from pandian.app.runs import stored_summary
@@ -115,7 +115,7 @@ def runs_show(run: str = RunArgument, db: Optional[Path] = DbOption, per_subject
 @runs_app.command("export")
 def runs_export(run: str = RunArgument, out: Path = typer.Option(..., help="folder for summary.json and "
                                                                            "records.jsonl"),
-                db: Optional[Path] = DbOption):
+                db: Optional[str] = DbOption):
     """Write a run's summary.json and records.jsonl (as `eval --out` does) from the store alone."""
     from pandian.app.runs import export_run
     from pandian.core.spec import SpecError
@@ -134,7 +134,7 @@ def runs_export(run: str = RunArgument, out: Path = typer.Option(..., help="fold
 
 
 @runs_app.command("delete")
-def runs_delete(run: str = RunArgument, db: Optional[Path] = DbOption):
+def runs_delete(run: str = RunArgument, db: Optional[str] = DbOption):
     """Delete a run: its records, sessions and the judgments that read it (the API response cache stays)."""
     store = _open(db)
     try:

@@ -24,7 +24,7 @@ def is_loopback(host: str) -> bool:
 
 @app.command("web")
 def web_cmd(
-    db: Optional[Path] = DbOption,
+    db: Optional[str] = DbOption,
     host: str = typer.Option("127.0.0.1", help="address to listen on (loopback by default)"),
     port: int = typer.Option(8050, help="port to listen on"),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="benchmark releases, to show each question's "
