@@ -4,8 +4,12 @@ PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 BIN = $(VENV)/bin
+# OpenCompass pins conflict with pandian's (numpy<2, datasets<4), so it gets its own environment. transformers<5:
+# OpenCompass 0.5.4's HuggingFace models call tokenizer.batch_encode_plus, which transformers 5 removed.
+OC_VENV ?= .venv-opencompass
+OC_BIN = $(OC_VENV)/bin
 
-.PHONY: demo test bench clean
+.PHONY: demo test opencompass-check bench clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,10 +22,21 @@ demo: $(BIN)/.installed
 	$(BIN)/pandian demo
 
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest -q -ra
+	$(BIN)/python -m pytest -q -ra -m "not opencompass"
+
+$(OC_BIN)/.installed:
+	test -x $(OC_BIN)/python || $(PYTHON) -m venv $(OC_VENV)
+	$(OC_BIN)/pip install -q --upgrade pip
+	$(OC_BIN)/pip install -q $(TORCH_SPEC)
+	$(OC_BIN)/pip install -q opencompass==0.5.4 "transformers<5" "pyarrow<17"
+	touch $@
+
+# pandian vs OpenCompass 0.5.4 itself, question by question (a few minutes; not part of `make test`)
+opencompass-check: $(BIN)/.installed $(OC_BIN)/.installed
+	PANDIAN_OPENCOMPASS_PYTHON=$(OC_BIN)/python $(BIN)/python -m pytest -q -ra -s -m opencompass
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/mc_speed.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(OC_VENV) .pytest_cache

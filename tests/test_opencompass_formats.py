@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from pandian.core.postprocess import first_capital, first_option
-from pandian.data import load_split
-from pandian.prompts import render
-from pandian.spec import load_spec
+from pandian.core.data import load_split
+from pandian.core.prompts import render
+from pandian.core.spec import load_spec
 
 CASES = {  # benchmark: (evaluated split, subject)
     "cmmlu": ("test", "agronomy"),
@@ -77,3 +77,32 @@ def test_first_capital_is_any_capital_letter():
 ])
 def test_first_option_follows_opencompass_patterns(text, expected):
     assert first_option(text, "ABCD") == expected
+
+
+def test_perplexity_scoring_matches_a_plain_forward_over_each_choices_whole_text(tiny_model, data_dir, tmp_path):
+    """OpenCompass's get_ppl, recomputed here without the engine: every choice's whole text tokenized as one string,
+    one forward, the mean log-likelihood over its tokens (the first has none and still counts, as in OpenCompass).
+    pandian computes each question's context once on the subject's shared prefix; the numbers are the same."""
+    import torch
+
+    from pandian.app.lifecycle import EvalOptions, evaluate
+    from pandian.store import ResultStore
+
+    spec = load_spec("cmmlu")
+    subjects = ["agronomy", "arts"]
+    res = evaluate(tiny_model, spec, EvalOptions(data_dir=data_dir, shots=5, subjects=subjects, limit=4,
+                                                 prompt_format="opencompass"), ResultStore(tmp_path / "r.db"))
+    assert res.summary["config"]["prompt_source"].endswith("cmmlu_ppl_8b9c76.py")
+    pool = {s: load_split(spec, data_dir, "dev", [s]).questions[:5] for s in subjects}
+    questions = {q.qid: q for q in load_split(spec, data_dir, "test", subjects).questions}
+    assert len(res.records) == 8
+    for rec in res.records:
+        p = render(spec, spec.prompts["opencompass"], questions[rec.qid], pool[rec.subject])
+        expected = []
+        for cont in p.continuations:
+            ids = tiny_model.tokenizer(p.text() + cont)["input_ids"]
+            with torch.no_grad():
+                lp = torch.log_softmax(tiny_model.model(torch.tensor([ids])).logits[0].double(), -1)
+            expected.append(sum(lp[t - 1, ids[t]].item() for t in range(1, len(ids))) / len(ids))
+        assert max(abs(a - b) for a, b in zip(rec.logprobs, expected)) < 1e-5, rec.qid
+        assert rec.pred == "ABCD"[max(range(4), key=lambda i: expected[i])]

@@ -13,7 +13,7 @@ import json
 
 def run_identity(*, spec_name: str, spec_hash: str, model_identity: dict, data_fp: str, split: str,
                  prompt_format: str, shots: int, scoring: str, system_prompt: str | None,
-                 max_length: int | None, chat_template: str | None,
+                 max_length: int | None, chat_template: str | None, overflow: str, prompt_source: str | None = None,
                  generation: dict | None = None) -> tuple[str, dict]:
     ident = {
         "weights": model_identity.get("fingerprint"),
@@ -23,11 +23,13 @@ def run_identity(*, spec_name: str, spec_hash: str, model_identity: dict, data_f
         "data": data_fp,
         "split": split,
         "prompt_format": prompt_format,
+        "prompt_source": prompt_source,  # the harness config a format reproduces (e.g. OpenCompass's), by name
         "shots": shots,
         "scoring": scoring,
         "chat_template": hashlib.sha256(chat_template.encode()).hexdigest()[:12] if chat_template else None,
         "system_prompt": system_prompt,
         "max_length": max_length,
+        "overflow": overflow,  # what a prompt longer than max_length becomes
     }
     if generation is not None:  # sampling settings change generated answers
         ident["generation"] = generation
