@@ -227,7 +227,7 @@ def build_summary(spec: BenchmarkSpec, model_name: str, run_id: str, ident: dict
         "wall_s": round(wall, 3),
         "questions_per_s": round(computed / wall, 2) if wall > 0 and computed else None,
         # what the overflow policy did: prompts that kept fewer examples, prompts cut from the left
-        "overflow": ident["overflow"],
+        "overflow": ident.get("overflow", "drop-shots"),
         "shots_dropped": sum(1 for r in records if r.n_shots < ident["shots"]),
         "truncated": sum(1 for r in records if r.truncated_tokens),
         "skipped": skipped,

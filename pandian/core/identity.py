@@ -23,14 +23,18 @@ def run_identity(*, spec_name: str, spec_hash: str, model_identity: dict, data_f
         "data": data_fp,
         "split": split,
         "prompt_format": prompt_format,
-        "prompt_source": prompt_source,  # the harness config a format reproduces (e.g. OpenCompass's), by name
         "shots": shots,
         "scoring": scoring,
         "chat_template": hashlib.sha256(chat_template.encode()).hexdigest()[:12] if chat_template else None,
         "system_prompt": system_prompt,
         "max_length": max_length,
-        "overflow": overflow,  # what a prompt longer than max_length becomes
     }
+    # What a prompt longer than max_length becomes, and the harness config a format reproduces (OpenCompass's, by
+    # name). Dropping shots is what every run did before the policy was a choice: it is left out, so their ids stand.
+    if overflow != "drop-shots":
+        ident["overflow"] = overflow
+    if prompt_source is not None:
+        ident["prompt_source"] = prompt_source
     if generation is not None:  # sampling settings change generated answers
         ident["generation"] = generation
     for k, v in model_identity.items():  # e.g. a quantization variant, an API's base URL
