@@ -4,8 +4,12 @@ PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 BIN = $(VENV)/bin
+# OpenCompass pins conflict with pandian's (numpy<2, datasets<4), so it gets its own environment. transformers<5:
+# OpenCompass 0.5.4's HuggingFace models call tokenizer.batch_encode_plus, which transformers 5 removed.
+OC_VENV ?= .venv-opencompass
+OC_BIN = $(OC_VENV)/bin
 
-.PHONY: demo test test-cluster bench browser-deps clean
+.PHONY: demo test test-cluster opencompass-check bench browser-deps clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +33,17 @@ browser-deps:
 test: $(BIN)/.installed browser-deps
 	$(BIN)/python -m pytest -q -ra
 
+$(OC_BIN)/.installed:
+	test -x $(OC_BIN)/python || $(PYTHON) -m venv $(OC_VENV)
+	$(OC_BIN)/pip install -q --upgrade pip
+	$(OC_BIN)/pip install -q $(TORCH_SPEC)
+	$(OC_BIN)/pip install -q opencompass==0.5.4 "transformers<5" "pyarrow<17"
+	touch $@
+
+# pandian vs OpenCompass 0.5.4 itself, question by question (a few minutes; not part of `make test`)
+opencompass-check: $(BIN)/.installed $(OC_BIN)/.installed
+	PANDIAN_OPENCOMPASS_PYTHON=$(OC_BIN)/python $(BIN)/python -m pytest -q -ra -s -m opencompass
+
 # The cluster tests: a PostgreSQL server on 127.0.0.1 (Debian's postgresql binaries; .ci/run installs them) and a
 # 2-node Ray cluster on this machine, both started and stopped by the tests. `make test` leaves them out to stay fast.
 $(BIN)/.cluster: $(BIN)/.installed
@@ -42,4 +57,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/mc_speed.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(OC_VENV) .pytest_cache

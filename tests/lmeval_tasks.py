@@ -1,8 +1,10 @@
-"""lm-evaluation-harness task configs for CMMLU subjects read from local files, for cross-checks (tests, bench).
+"""lm-evaluation-harness's own task configs for CMMLU, C-Eval and MMLU subjects, pointed at local copies of the
+release files, for cross-checks (tests, bench).
 
-lm-eval's own cmmlu tasks read haonan-li/cmmlu from the hub; offline we point the same template at the release
-files. The CSVs are converted to JSONL in a scratch folder because the hub's `csv` loader lets pandas turn
-all-numeric columns into floats ("1.50" -> 1.5), which would render different prompts than the hub dataset does.
+Each task includes the yaml lm-eval ships for the subject (its template, description, splits and few-shot sampler)
+and overrides only where the data comes from. The release CSVs are converted to JSONL in a scratch folder: lm-eval's
+`csv` loader would let pandas turn all-numeric cells into floats ("1.50" -> 1.5) and a cell reading "None" (an
+MMLU answer choice) into NaN, rendering prompts that the hub datasets lm-eval reads do not.
 """
 
 from __future__ import annotations
@@ -13,55 +15,59 @@ from pathlib import Path
 
 import yaml
 
-TEMPLATE = {
-    "dataset_path": "json",
-    "test_split": "test",
-    "fewshot_split": "dev",
-    "fewshot_config": {"sampler": "first_n"},
-    "output_type": "multiple_choice",
-    "doc_to_text": "{{Question.strip()}}\nA. {{A}}\nB. {{B}}\nC. {{C}}\nD. {{D}}\n答案：",
-    "doc_to_choice": ["A", "B", "C", "D"],
-    "doc_to_target": "{{['A', 'B', 'C', 'D'].index(Answer)}}",
-    "metric_list": [{"metric": "acc", "aggregation": "mean", "higher_is_better": True}],
+LAYOUT = {  # lm-eval's task file for a subject, and where its splits are in the release layout
+    "cmmlu": ("cmmlu/cmmlu_{s}.yaml", {"test": "cmmlu/data/test/{s}.csv", "dev": "cmmlu/data/dev/{s}.csv"}),
+    "ceval": ("ceval/ceval-valid_{s}.yaml",
+              {"val": "ceval/ceval-exam/val/{s}_val.csv", "dev": "ceval/ceval-exam/dev/{s}_dev.csv"}),
+    "mmlu": ("mmlu/default/mmlu_{s}.yaml",
+             {"test": "mmlu/data/test/{s}_test.csv", "dev": "mmlu/data/dev/{s}_dev.csv"}),
 }
 
 
-def write_cmmlu_tasks(data_dir: Path, subjects: list[str], out: Path) -> list[str]:
-    """Write one lm-eval task per subject under `out`; return the task names."""
-    from pandian.core.spec import load_spec
+def _rows(bench: str, path: Path) -> list[dict]:
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        if bench != "mmlu":
+            return list(csv.DictReader(f))
+        # the hub's cais/mmlu fields, which lm-eval's mmlu template reads
+        return [{"question": r[0], "choices": r[1:5], "answer": "ABCD".index(r[5].strip())} for r in csv.reader(f) if r]
 
-    spec = load_spec("cmmlu")
+
+def write_tasks(bench: str, data_dir: Path, subjects: list[str], out: Path) -> list[str]:
+    """Write one lm-eval task per subject under `out`; return the task names (pandian_BENCH_SUBJECT)."""
+    import lm_eval
+
+    shipped = Path(lm_eval.__file__).parent / "tasks"
+    task_file, splits = LAYOUT[bench]
     out.mkdir(parents=True, exist_ok=True)
     names = []
     for subject in subjects:
         files = {}
-        for split in ("dev", "test"):
-            with (data_dir / "cmmlu" / "data" / split / f"{subject}.csv").open(encoding="utf-8", newline="") as f:
-                rows = list(csv.DictReader(f))
-            path = out / f"{subject}_{split}.jsonl"
+        for split, rel in splits.items():
+            path = out / f"{bench}_{subject}_{split}.jsonl"
+            rows = _rows(bench, data_dir / rel.format(s=subject))
             path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
             files[split] = str(path)
-        name = f"pandian_cmmlu_{subject}"
-        task = {**TEMPLATE, "task": name, "dataset_kwargs": {"data_files": files},
-                "description": f"以下是关于{spec.subject_name(subject)}的单项选择题，请直接给出正确答案的选项。\n\n"}
+        name = f"pandian_{bench}_{subject}"
+        task = {"include": str(shipped / task_file.format(s=subject)), "task": name, "dataset_path": "json",
+                "dataset_name": None, "dataset_kwargs": {"data_files": files}}
         (out / f"{name}.yaml").write_text(yaml.safe_dump(task, allow_unicode=True), encoding="utf-8")
         names.append(name)
     return names
 
 
 def lmeval_predictions(model_dir: Path, tasks_dir: Path, tasks: list[str], shots: int, batch_size: int | str):
-    """Run lm-eval's HF backend; return ({(subject, doc_id): predicted index}, {subject: acc})."""
+    """Run lm-eval's HF backend. Returns {(subject, doc_id): [log-likelihood of each choice]} and {subject: acc};
+    doc_id is the row's position in its subject's file."""
     import lm_eval
     from lm_eval.tasks import TaskManager
 
     results = lm_eval.simple_evaluate(
         model="hf", model_args=f"pretrained={model_dir},dtype=float32", tasks=tasks, num_fewshot=shots,
         batch_size=batch_size, device="cpu", log_samples=True, task_manager=TaskManager(include_path=str(tasks_dir)))
-    preds, acc = {}, {}
+    lls, acc = {}, {}
     for task, samples in results["samples"].items():
-        subject = task.removeprefix("pandian_cmmlu_")
+        subject = task.split("_", 2)[2]
         for s in samples:
-            lls = [r[0] for r in s["filtered_resps"]]
-            preds[(subject, s["doc_id"])] = max(range(len(lls)), key=lambda i: lls[i])
+            lls[(subject, s["doc_id"])] = [r[0] for r in s["filtered_resps"]]
         acc[subject] = results["results"][task]["acc,none"]
-    return preds, acc
+    return lls, acc

@@ -16,7 +16,9 @@ from pandian.backends.api_protocol import choice_logprobs
 from pandian.backends.base import GenerationRequest, GenerationResult, Timing, can_score, chat_messages
 from pandian.core.data import Question
 from pandian.core.extract import extract_choice, extract_choices, extract_number, numbers_equal, strip_reasoning
-from pandian.core.prompts import prompt_hash, render
+from pandian.core.overflow import fit_prompts
+from pandian.core.postprocess import POSTPROCESSORS
+from pandian.core.prompts import Prompt, prompt_hash, render
 from pandian.core.records import Record
 from pandian.core.spec import BenchmarkSpec
 
@@ -24,8 +26,10 @@ COMMIT_EVERY = 16  # records per transaction: small enough that a crash loses li
 
 
 def score(spec: BenchmarkSpec, q: Question, result: GenerationResult, api_scores: dict | None, prompt_hash: str,
-          n_shots: int) -> Record:
-    """A record from one answer. api_scores: per-label log-probs from the endpoint, or None."""
+          n_shots: int, postprocess: str | None = None) -> Record:
+    """A record from one answer. api_scores: per-label log-probs from the endpoint, or None. postprocess: the
+    OpenCompass post-processor a format names; it reads the raw text as OpenCompass does, and what it returns is
+    the prediction, even a capital that is no label (OpenCompass scores that wrong)."""
     text = result.text or ""
     answer = strip_reasoning(text)
     rec = Record(qid=q.qid, subject=q.subject, prompt_hash=prompt_hash, n_shots=n_shots, pred="", gold=None,
@@ -36,6 +40,9 @@ def score(spec: BenchmarkSpec, q: Question, result: GenerationResult, api_scores
         labels = q.labels
         if q.multi:  # a set of labels: one token's log-probs cannot say it
             pred = extract_choices(answer, labels, list(q.choices))
+            rec.method = "generate"
+        elif postprocess:
+            pred = POSTPROCESSORS[postprocess](text, labels) or None
             rec.method = "generate"
         elif api_scores is not None:
             pred = max(labels, key=lambda lab: api_scores.get(lab, float("-inf")))
@@ -68,7 +75,9 @@ class GenerationStrategy:
         self.backend, self.spec, self.opts, self.inputs = backend, spec, opts, inputs
         api = not can_score(backend)
         self.chat = (api and not opts.completions) or opts.chat_template
-        self.api_logprobs = api and spec.kind == "multiple_choice"
+        self.fmt = spec.prompts[opts.prompt_format or spec.default_prompt]
+        # an OpenCompass post-processor reads the text, so an API's first-token log-probs are not asked for
+        self.api_logprobs = api and spec.kind == "multiple_choice" and not self.fmt.postprocess
         self.failed: list[dict] = []
         self.timings: list[Timing] = []
 
@@ -80,33 +89,50 @@ class GenerationStrategy:
     def identity(self, spec, opts) -> dict:
         return {"max_length": self.backend.max_length, "chat_template": None, "generation": self.settings()}
 
-    def _requests(self, questions: list[Question]) -> tuple[list[GenerationRequest], list[str]]:
-        fmt = self.spec.prompts[self.opts.prompt_format or self.spec.default_prompt]
+    def _fit(self, prompts: list[Prompt], max_tokens: int) -> list[tuple[int, int]]:
+        """(examples kept, tokens cut from the start) per prompt. A local model's own tokenizer counts the prompt
+        (through its chat template when one is used) and `max_tokens` stay free for the answer; an API's context is
+        the server's business, so its prompts go as they are."""
+        if not can_score(self.backend) or not self.backend.max_length:
+            return [(self.opts.shots, 0)] * len(prompts)
+        chat = (lambda text: self.backend.apply_chat(chat_messages(text, self.opts.system_prompt))) if self.chat \
+            else None
+        fits = fit_prompts(self.backend.tokenize, self.backend.max_length, prompts, self.opts.shots, "separate",
+                           self.opts.overflow, chat, reserve=max_tokens)
+        return [(f.n_shots, f.cut) for f in fits]
+
+    def _requests(self, questions: list[Question]) -> tuple[list[GenerationRequest], list[tuple[str, int, int]]]:
+        """The requests, and per question (prompt hash, examples kept, tokens cut)."""
         g = self.settings()
         shot_cache: dict = {}
-        requests, hashes = [], []
-        for q in questions:
-            text = render(self.spec, fmt, q, self.inputs.shots(q), "letter", shot_cache).text()
+        prompts = [render(self.spec, self.fmt, q, self.inputs.shots(q), "letter", shot_cache) for q in questions]
+        requests, meta = [], []
+        room = (self.backend.max_length or 0) - g["max_tokens"]  # prompt tokens that leave the answer its room
+        for prompt, (n_shots, cut) in zip(prompts, self._fit(prompts, g["max_tokens"])):
+            text = prompt.text(n_shots)
             base = GenerationRequest(prompt="", max_tokens=g["max_tokens"], temperature=g["temperature"],
                                      top_p=g["top_p"], seed=g["seed"], stop=tuple(g["stop"] or ()),
-                                     logprobs=self.api_logprobs, top_logprobs=20 if self.api_logprobs else 0)
+                                     logprobs=self.api_logprobs, top_logprobs=20 if self.api_logprobs else 0,
+                                     keep_last=room if cut and room > 0 else None)
             if self.chat:
                 base = replace(base, prompt=None, messages=chat_messages(text, self.opts.system_prompt))
             else:
                 base = replace(base, prompt=text)
             requests.append(base)
-            hashes.append(prompt_hash(text, ()))
-        return requests, hashes
+            meta.append((prompt_hash(text, ()), n_shots, cut))
+        return requests, meta
 
     def compute(self, todo: list[Question]) -> Iterator[list[Record]]:
-        requests, hashes = self._requests(todo)
+        requests, meta = self._requests(todo)
         pending: list[Record] = []
         for i, result in _conversations(self.backend, requests, todo):
             if result.error:
                 self.failed.append({"qid": todo[i].qid, "error": result.error})
                 continue
             api_scores = choice_logprobs(result.logprobs, tuple(todo[i].labels)) if self.api_logprobs else None
-            pending.append(score(self.spec, todo[i], result, api_scores, hashes[i], self.opts.shots))
+            rec = score(self.spec, todo[i], result, api_scores, meta[i][0], meta[i][1], self.fmt.postprocess)
+            rec.truncated_tokens = meta[i][2]
+            pending.append(rec)
             if result.timing is not None and all(result.timing is not t for t in self.timings):
                 self.timings.append(result.timing)  # one per batch, shared by the batch's results
             if len(pending) >= COMMIT_EVERY:

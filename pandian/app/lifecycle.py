@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Literal, Protocol
 
@@ -22,6 +22,7 @@ from pandian.backends.resources import fingerprint, library_versions, process_ag
 from pandian.core.data import Question, Split, fingerprint_files, input_files, load_shots, load_split
 from pandian.core.identity import run_identity
 from pandian.core.metrics import credit_summary, set_credit, summarize
+from pandian.core.overflow import POLICIES
 from pandian.core.records import Record
 from pandian.core.spec import BenchmarkSpec, SpecError
 from pandian.store import ResultStore
@@ -35,7 +36,8 @@ class EvalOptions:
     limit: int | None = None  # the first N questions of each subject
     split: str | None = None
     prompt_format: str | None = None
-    scoring: Literal["letter", "choice", "generate"] = "letter"
+    scoring: Literal["letter", "choice", "generate"] | None = None  # None: the format's own, else letter
+    overflow: Literal["drop-shots", "truncate-left"] | None = None  # None: the prompt format's policy
     chat_template: bool = False
     system_prompt: str | None = None
     batch_size: int | None = None
@@ -131,6 +133,20 @@ class Committed:
             self.progress.advance(len(batch))
 
 
+def resolve_options(spec: BenchmarkSpec, fmt_name: str, opts: EvalOptions) -> EvalOptions:
+    """The run's scoring and overflow policy: what was asked for, else what the prompt format declares."""
+    fmt = spec.prompts[fmt_name]
+    scoring = opts.scoring or fmt.scoring or "letter"
+    if fmt.scoring and scoring != fmt.scoring:
+        raise SpecError(f"{spec.name}: prompt format '{fmt_name}' reproduces {fmt.source or 'another harness'} and "
+                        f"is scored by --scoring {fmt.scoring}, not {scoring}; drop --scoring or choose another "
+                        f"format ({', '.join(spec.prompts)})")
+    overflow = opts.overflow or fmt.overflow
+    if overflow not in POLICIES:
+        raise SpecError(f"--overflow must be {' or '.join(POLICIES)}, not '{overflow}'")
+    return replace(opts, scoring=scoring, overflow=overflow)
+
+
 def uses_generation(backend, spec: BenchmarkSpec, opts: EvalOptions) -> bool:
     return not can_score(backend) or opts.scoring == "generate" or spec.kind != "multiple_choice"
 
@@ -153,6 +169,7 @@ def identify(backend, spec: BenchmarkSpec, opts: EvalOptions, inputs: Inputs | N
     fmt_name = opts.prompt_format or spec.default_prompt
     if fmt_name not in spec.prompts:
         raise SpecError(f"{spec.name}: no prompt format '{fmt_name}'; it has {', '.join(spec.prompts)}")
+    opts = resolve_options(spec, fmt_name, opts)
     if inputs is None:
         inputs = load_inputs(spec, opts, split)
     check_private_data(spec, backend, opts.allow_remote_data, len(inputs.questions))
@@ -160,7 +177,8 @@ def identify(backend, spec: BenchmarkSpec, opts: EvalOptions, inputs: Inputs | N
     strategy: Strategy = strategy_cls(backend, spec, opts, inputs)
     run_id, ident = run_identity(spec_name=spec.name, spec_hash=spec.spec_hash(), model_identity=backend.identity(),
                                  data_fp=inputs.data_fp, split=split, prompt_format=fmt_name, shots=opts.shots,
-                                 scoring=opts.scoring, system_prompt=opts.system_prompt,
+                                 scoring=opts.scoring, system_prompt=opts.system_prompt, overflow=opts.overflow,
+                                 prompt_source=spec.prompts[fmt_name].source,
                                  **strategy.identity(spec, opts))
     return Identified(run_id, ident, inputs, strategy)
 
@@ -256,6 +274,8 @@ def build_summary(spec: BenchmarkSpec, model_name: str, run_id: str, ident: dict
         "computed_now": computed,
         "wall_s": round(wall, 3),
         "questions_per_s": round(computed / wall, 2) if wall > 0 and computed else None,
+        # what the overflow policy did: prompts that kept fewer examples, prompts cut from the left
+        "overflow": ident.get("overflow", "drop-shots"),
         "shots_dropped": sum(1 for r in records if r.n_shots < ident["shots"]),
         "truncated": sum(1 for r in records if r.truncated_tokens),
         "skipped": skipped,

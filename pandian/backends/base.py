@@ -32,6 +32,7 @@ class GenerationRequest:
     seed: int | None = None
     logprobs: bool = False                # return each generated token's log-prob ...
     top_logprobs: int = 0                 # ... with this many alternatives
+    keep_last: int | None = None          # local models: feed only the prompt's last N tokens (--overflow)
 
     def __post_init__(self):
         if (self.prompt is None) == (self.messages is None):

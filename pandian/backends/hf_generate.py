@@ -47,7 +47,8 @@ def _params(r: GenerationRequest) -> tuple:
 
 def generate(hf, requests: Sequence[GenerationRequest], batch_size: int = 8) -> Iterator[tuple[int, GenerationResult]]:
     """Yield (request index, result) batch by batch."""
-    ids = encode_texts(hf.tokenizer, [prompt_text(hf, r) for r in requests])
+    ids = [x[-r.keep_last:] if r.keep_last else x
+           for x, r in zip(encode_texts(hf.tokenizer, [prompt_text(hf, r) for r in requests]), requests)]
     groups: dict[tuple, list[int]] = {}
     for i, r in enumerate(requests):
         groups.setdefault(_params(r), []).append(i)

@@ -143,7 +143,10 @@ class LlamaCppModel:
             t0 = time.perf_counter()
             steps, pieces, finish = [], [], None
             prompt = prompt_text(self, r)
-            stream = self.llm.create_completion(prompt, max_tokens=r.max_tokens, temperature=r.temperature or 0.0,
+            ids = self.tokenizer.encode(prompt)
+            if r.keep_last:  # llama.cpp takes token ids as well as text
+                ids = ids[-r.keep_last:]
+            stream = self.llm.create_completion(ids if r.keep_last else prompt, max_tokens=r.max_tokens, temperature=r.temperature or 0.0,
                                                 top_p=r.top_p or 1.0, stop=list(r.stop), seed=r.seed, stream=True)
             for chunk in stream:
                 steps.append(time.perf_counter())
@@ -154,7 +157,7 @@ class LlamaCppModel:
             timing = Timing(1, (steps[0] - t0) if steps else time.perf_counter() - t0,
                             [b - a for a, b in zip(steps, steps[1:])], time.perf_counter() - t0)
             yield i, GenerationResult(text=text, finish_reason=finish,
-                                      prompt_tokens=len(self.tokenizer.encode(prompt)),
+                                      prompt_tokens=len(ids),
                                       completion_tokens=len(self.tokenizer.encode(text, add_special_tokens=False)),
                                       timing=timing)
 

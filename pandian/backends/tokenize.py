@@ -35,7 +35,11 @@ def encode_pairs(tokenizer, contexts: list[str], continuations: list[tuple[str, 
     """Token ids of each context and its continuations. rule "separate": tokenized apart, the continuation
     without special tokens. rule "lm-eval": as lm-evaluation-harness does it: trailing spaces move from the
     context to the continuation, context+continuation is encoded whole, and the continuation is what follows
-    the context's own encoding."""
+    the context's own encoding. rule "opencompass": as OpenCompass's perplexity inferencer does it: each
+    context+continuation is encoded whole, and the context is the longest token prefix common to all of a question's
+    encodings (so the split never depends on how the context alone would tokenize)."""
+    if rule == "opencompass":
+        return _common_prefix_split(tokenizer, contexts, continuations)
     if rule == "separate":
         cache: dict[str, list[int]] = {}
         for conts in continuations:
@@ -52,6 +56,19 @@ def encode_pairs(tokenizer, contexts: list[str], continuations: list[tuple[str, 
     ctx_ids = encode_texts(tokenizer, moved_ctx)
     whole = iter(encode_texts(tokenizer, [ctx + c for ctx, conts in zip(moved_ctx, moved_conts) for c in conts]))
     return [(ids, [next(whole)[len(ids):] for _ in conts]) for ids, conts in zip(ctx_ids, moved_conts)]
+
+
+def _common_prefix_split(tokenizer, contexts, continuations):
+    whole = iter(encode_texts(tokenizer, [ctx + c for ctx, conts in zip(contexts, continuations) for c in conts]))
+    out = []
+    for conts in continuations:
+        ids = [next(whole) for _ in conts]
+        n = min(len(x) for x in ids) - 1  # every continuation keeps at least its last token
+        first = ids[0]
+        for x in ids[1:]:
+            n = next((i for i in range(n) if x[i] != first[i]), n)
+        out.append((first[:n], [x[n:] for x in ids]))
+    return out
 
 
 def apply_chat_template(tokenizer, messages) -> str:

@@ -104,7 +104,8 @@ class VLLMModel:
 
         from pandian.backends.hf_generate import prompt_text
 
-        ids = encode_texts(self.tokenizer, [prompt_text(self, r) for r in requests])
+        ids = [x[-r.keep_last:] if r.keep_last else x
+               for x, r in zip(encode_texts(self.tokenizer, [prompt_text(self, r) for r in requests]), requests)]
         params = [SamplingParams(max_tokens=r.max_tokens, temperature=r.temperature or 0.0, top_p=r.top_p or 1.0,
                                  stop=list(r.stop) or None, seed=r.seed) for r in requests]
         t0 = time.perf_counter()

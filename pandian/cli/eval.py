@@ -29,9 +29,14 @@ def eval_cmd(
     subjects: Optional[str] = typer.Option(None, help="comma-separated subjects (default: all)"),
     limit: Optional[int] = typer.Option(None, help="evaluate the first N questions of each subject"),
     split: Optional[str] = typer.Option(None, help="split to evaluate (default: the spec's eval split)"),
-    prompt_format: Optional[str] = typer.Option(None, help="a prompt format of the spec, e.g. native or lm-eval"),
-    scoring: str = typer.Option("letter", help="letter: log-prob of the answer letter; choice: of each choice's "
-                                               "text; generate: the model writes an answer, pandian extracts it"),
+    prompt_format: Optional[str] = typer.Option(None, help="a prompt format of the spec: native, lm-eval, "
+                                                         "opencompass (perplexity), opencompass-gen (generation)"),
+    scoring: Optional[str] = typer.Option(None, help="letter (default): log-prob of the answer letter; choice: of "
+                                                     "each choice's text; generate: the model writes an answer, "
+                                                     "pandian extracts it"),
+    overflow: Optional[str] = typer.Option(None, help="a prompt longer than the model's context: drop-shots (drop "
+                                                      "examples from the end) or truncate-left (cut tokens from the "
+                                                      "start, as lm-eval does); default: the prompt format's"),
     chat_template: bool = typer.Option(False, help="wrap the prompt in the tokenizer's chat template"),
     system_prompt: Optional[str] = typer.Option(None, help="system message (with --chat-template or an API model)"),
     max_tokens: Optional[int] = typer.Option(None, help="generation: max new tokens (default: the spec's)"),
@@ -93,13 +98,15 @@ def eval_cmd(
     from pandian.settings import data_dir as resolve_data_dir
     from pandian.cli.common import open_db
 
-    if scoring not in ("letter", "choice", "generate"):
+    if scoring not in (None, "letter", "choice", "generate"):
         fail("--scoring must be letter, choice or generate")
     if (bench is None) == (suite is None):
         fail("give --bench or --suite (one of them)")
     if suite and (subjects or split or prompt_format or shots or field):
         fail("--suite: each part sets its own subjects, shots, split and prompt format; drop --subjects, "
              "--shots, --split, --prompt-format and --field")
+    if overflow not in (None, "drop-shots", "truncate-left"):
+        fail("--overflow must be drop-shots or truncate-left")
     try:
         if catalog_key:
             load_catalog().model(catalog_key)
@@ -107,7 +114,7 @@ def eval_cmd(
         spec, ddir = ((None, resolve_data_dir(data_dir)) if suite
                       else resolve_bench(bench, data_dir, field, trust_spec_code))
         opts = EvalOptions(data_dir=ddir, shots=shots, subjects=subjects.split(",") if subjects else None,
-                           limit=limit, split=split, prompt_format=prompt_format, scoring=scoring,
+                           limit=limit, split=split, prompt_format=prompt_format, scoring=scoring, overflow=overflow,
                            chat_template=chat_template, system_prompt=system_prompt, batch_size=batch_size,
                            reuse_prefix=not no_prefix_reuse, max_tokens=max_tokens, temperature=temperature,
                            top_p=top_p, seed=seed, completions=completions, allow_remote_data=allow_remote_data,

@@ -61,7 +61,8 @@ def print_summary(summary: dict, per_subject: bool = False, footer: bool = True)
     if summary["shots_dropped"]:
         notes.append(f"{summary['shots_dropped']} prompt(s) dropped few-shot examples to fit the context")
     if summary["truncated"]:
-        notes.append(f"{summary['truncated']} prompt(s) were left-truncated even with no shots (see records)")
+        notes.append(f"{summary['truncated']} prompt(s) were cut from the left to fit the context "
+                     f"(--overflow {summary.get('overflow')}; tokens cut per record)")
     for reason, n in summary["skipped"].items():
         notes.append(f"{n} item(s) skipped: {reason.replace('_', ' ')}")
     if summary.get("extraction_failure_rate") is not None:

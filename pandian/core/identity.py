@@ -13,7 +13,7 @@ import json
 
 def run_identity(*, spec_name: str, spec_hash: str, model_identity: dict, data_fp: str, split: str,
                  prompt_format: str, shots: int, scoring: str, system_prompt: str | None,
-                 max_length: int | None, chat_template: str | None,
+                 max_length: int | None, chat_template: str | None, overflow: str, prompt_source: str | None = None,
                  generation: dict | None = None) -> tuple[str, dict]:
     ident = {
         "weights": model_identity.get("fingerprint"),
@@ -29,6 +29,12 @@ def run_identity(*, spec_name: str, spec_hash: str, model_identity: dict, data_f
         "system_prompt": system_prompt,
         "max_length": max_length,
     }
+    # What a prompt longer than max_length becomes, and the harness config a format reproduces (OpenCompass's, by
+    # name). Dropping shots is what every run did before the policy was a choice: it is left out, so their ids stand.
+    if overflow != "drop-shots":
+        ident["overflow"] = overflow
+    if prompt_source is not None:
+        ident["prompt_source"] = prompt_source
     if generation is not None:  # sampling settings change generated answers
         ident["generation"] = generation
     for k, v in model_identity.items():  # e.g. a quantization variant, an API's base URL

@@ -18,7 +18,7 @@ _env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newlin
 
 # Every variable a template sees (docs/specs.md lists them); the answer template sees `label` too.
 VARIABLES = ("question", "target", "row", "choices", "labels", "options", "subject", "subject_name", "multi",
-             "group", "part", "stem")
+             "group", "part", "stem", "shot", "after_shots")
 # Letter scoring of a multi-select question scores every non-empty set of labels: 2^n - 1 continuations.
 MAX_MULTI_OPTIONS = 6
 
@@ -28,8 +28,12 @@ def _template(source: str) -> jinja2.Template:
     return _env.from_string(source)
 
 
-def _vars(q: Question, spec: BenchmarkSpec) -> dict:
+def _vars(q: Question, spec: BenchmarkSpec, shot: bool, after_shots: bool = False) -> dict:
+    """shot: the question is rendered as a few-shot example. after_shots: the evaluated question follows at least one
+    example (OpenCompass's joins differ with and without examples, and its formats reproduce that)."""
     return {
+        "shot": shot,
+        "after_shots": after_shots,
         "question": q.question,
         "target": q.target,
         "row": q.extra,
@@ -77,10 +81,12 @@ class Prompt:
     question: str
     continuations: tuple[str, ...]  # one per answer scored
     answers: tuple[str, ...] = ()  # what each continuation answers: a label, or a set of labels ("AC")
+    question_alone: str | None = None  # the question as rendered with no example before it, where that differs
 
     def text(self, n_shots: int | None = None) -> str:
         shots = self.shots if n_shots is None else self.shots[:n_shots]
-        return self.description + "".join(shots) + self.question
+        question = self.question if shots or self.question_alone is None else self.question_alone
+        return self.description + "".join(shots) + question
 
 
 def prompt_hash(text: str, continuations) -> str:
@@ -106,14 +112,14 @@ def render(spec: BenchmarkSpec, fmt: PromptFormat, q: Question, shots: list[Ques
     for each set of labels. "choice": the answer template with each choice's text in place of the label
     (cloze-style choice-text scoring). shot_cache: rendered shots by origin, shared across the questions of a run
     (each shot is rendered once, not once per question)."""
-    v = _vars(q, spec)
+    v = _vars(q, spec, shot=False, after_shots=bool(shots))
     description = _render(_template(fmt.description), q, **v)
     question_t, answer_t = _template(fmt.question), _template(fmt.answer)
     rendered_shots = []
     cache = shot_cache if shot_cache is not None else {}
     for s in shots:
         if s.origin not in cache:
-            sv = _vars(s, spec)
+            sv = _vars(s, spec, shot=True)
             cache[s.origin] = _render(question_t, s, **sv) + _render(answer_t, s, **sv, label=s.answer_label) + \
                 fmt.shot_separator
         rendered_shots.append(cache[s.origin])
@@ -125,10 +131,13 @@ def render(spec: BenchmarkSpec, fmt: PromptFormat, q: Question, shots: list[Ques
                         f"{2 ** len(q.choices) - 1} label sets to score; use --scoring generate")
     answers = tuple(label_sets(q.labels)) if q.multi else tuple(q.labels)
     fills = answers if scoring == "letter" or q.multi else q.choices
+    question = _render(question_t, q, **v)
+    alone = _render(question_t, q, **{**v, "after_shots": False}) if shots else None
     return Prompt(
         description=description,
         shots=tuple(rendered_shots),
-        question=_render(question_t, q, **v),
+        question=question,
         continuations=tuple(_render(answer_t, q, **v, label=x) for x in fills),
         answers=answers,
+        question_alone=alone if alone != question else None,
     )

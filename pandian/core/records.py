@@ -20,8 +20,11 @@ class Record:
     pred: str                       # the predicted label or answer; '' when none could be extracted
     gold: str | None
     correct: int | None             # None: no gold answer (an open task, or a hidden test split)
-    logprobs: list[float] = field(default_factory=list)  # per choice, in label order (likelihood or API log-probs)
-    truncated_tokens: int = 0       # tokens cut from the left of a prompt too long even with no shots
+    # per choice, in label order: the continuation's log-likelihood (OpenCompass perplexity formats: the mean
+    # log-likelihood per token of the choice's whole text, i.e. minus what OpenCompass reports as PPL), or API
+    # log-probs
+    logprobs: list[float] = field(default_factory=list)
+    truncated_tokens: int = 0       # tokens cut from the start of the prompt to fit the context (see --overflow)
     pred_norm: str | None = None    # choice scoring: prediction by length-normalised log-likelihood (acc_norm)
     correct_norm: int | None = None
     response: str | None = None     # generation: the model's whole text

@@ -200,8 +200,20 @@ class PromptFormat(Strict):
     shot_separator: str = "\n\n"
     # "separate": context and continuation tokenized apart (the official CMMLU / C-Eval / MMLU scripts read the
     # letter's logit at the context's last position). "lm-eval": encode context+continuation and split, as
-    # lm-evaluation-harness does, so that its numbers can be reproduced exactly.
-    tokenization: Literal["separate", "lm-eval"] = "separate"
+    # lm-evaluation-harness does, so that its numbers can be reproduced exactly. "opencompass": OpenCompass's
+    # perplexity inferencer: each choice's whole text is tokenized as one string and the choice with the lowest
+    # perplexity over all of its tokens (context included) wins.
+    tokenization: Literal["separate", "lm-eval", "opencompass"] = "separate"
+    # What a prompt longer than the model's context becomes, unless the run says otherwise (--overflow):
+    # "drop-shots" drops few-shot examples from the end until it fits; "truncate-left" keeps every example and cuts
+    # tokens from the start (what lm-evaluation-harness does).
+    overflow: Literal["drop-shots", "truncate-left"] = "drop-shots"
+    # The harness configuration the format reproduces (e.g. an OpenCompass config file), recorded in run identities.
+    source: str | None = None
+    # The scoring the format is meant for (e.g. "generate" for an OpenCompass generation config); None: any.
+    scoring: Literal["letter", "choice", "generate"] | None = None
+    # How a generated answer becomes a choice: pandian's extraction (None) or an OpenCompass post-processor.
+    postprocess: Literal["first_capital", "first_option"] | None = None
 
 
 class BenchmarkSpec(Strict):
