@@ -5,7 +5,7 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 BIN = $(VENV)/bin
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench browser-deps clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,16 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	$(BIN)/pandian demo
 
-test: $(BIN)/.installed
+# The browser tests drive Debian's chromium (playwright's own browser download does not work offline) and need a
+# CJK font. As root with apt this installs both once; otherwise those tests skip and say why.
+browser-deps:
+	@if command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi wqy; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei \
+			>/dev/null; \
+	else echo "browser tests will skip: install chromium and fonts-wqy-microhei (as root: make browser-deps)"; fi
+
+test: $(BIN)/.installed browser-deps
 	$(BIN)/python -m pytest -q -ra
 
 bench: $(BIN)/.installed

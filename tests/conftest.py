@@ -84,3 +84,9 @@ def cli(*args) -> str:
     result = CliRunner().invoke(app, [str(a) for a in args])
     assert result.exit_code == 0, result.output
     return result.output
+
+
+# Fixtures shared across test modules, registered here once (a fixture imported into several modules would be
+# built once per module): the browser, and the store of real runs the report, web and browser tests read.
+from .browser import browser, shots, watched  # noqa: E402,F401
+from .survey_runs import survey_store  # noqa: E402,F401

@@ -26,7 +26,7 @@ def recorded_prompt(store: ResultStore, run_id: str, qid: str, data_dir: Path | 
     if run is None:
         raise SpecError(f"no run {run_id}")
     cfg = run["config"]
-    [rec] = [r for r in store.records(run_id, {qid})] or [None]
+    rec = store.record(run_id, qid)  # one indexed row, not the run's records
     if rec is None:
         raise SpecError(f"run {run_id} has no record for {qid}")
     spec = BenchmarkSpec.model_validate(cfg["spec"])

@@ -24,10 +24,16 @@ def paired_diff_ci(base: np.ndarray, other: np.ndarray, draws: int = 10000, seed
     depends only on how many (+1, -1, 0) per-question differences it draws, so a multinomial draw of those counts
     is exactly the bootstrap, without materialising the resampled indices."""
     d = other.astype(int) - base.astype(int)
-    n = len(d)
+    return paired_diff_ci_counts(len(d), int(np.sum(d == -1)), int(np.sum(d == 1)), draws, seed)
+
+
+def paired_diff_ci_counts(n: int, right_to_wrong: int, wrong_to_right: int, draws: int = 10000,
+                          seed: int = 0) -> tuple[float, float]:
+    """paired_diff_ci from the counts alone (n questions, of which right_to_wrong went 1 -> 0 and wrong_to_right
+    0 -> 1), as a database aggregate gives them."""
     if n == 0:
         return (float("nan"), float("nan"))
-    p = [np.mean(d == 1), np.mean(d == -1), np.mean(d == 0)]
+    p = [wrong_to_right / n, right_to_wrong / n, (n - wrong_to_right - right_to_wrong) / n]
     counts = np.random.default_rng(seed).multinomial(n, p, size=draws)
     diffs = (counts[:, 0] - counts[:, 1]) / n
     return (float(np.quantile(diffs, 0.025)), float(np.quantile(diffs, 0.975)))

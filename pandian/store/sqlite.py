@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from pandian.core.records import JSON_FIELDS, RECORD_FIELDS, Record
+from pandian.store.survey import SurveyReads
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -48,6 +49,8 @@ CREATE TABLE IF NOT EXISTS records (
     turns TEXT,                -- JSON list
     PRIMARY KEY (run_id, qid)
 );
+-- per-subject counts (leaderboards, reports) read this index alone, never the records' rows
+CREATE INDEX IF NOT EXISTS records_by_subject ON records(run_id, subject, correct);
 CREATE TABLE IF NOT EXISTS judgments (
     judge_id TEXT NOT NULL,    -- the judge's identity and prompt template
     run_a TEXT NOT NULL,
@@ -97,7 +100,7 @@ def _decode(row) -> Record:
     return Record(**d)
 
 
-class SQLiteStore:
+class SQLiteStore(SurveyReads):
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,6 +127,8 @@ class SQLiteStore:
                 value = "json(json_extract(extra, ?))" if f in JSON_FIELDS else "json_extract(extra, ?)"
                 self.conn.execute(f"UPDATE records SET {f} = {value}", (path,))  # lists stay JSON text
             self.conn.execute("UPDATE records SET truncated_tokens = 0 WHERE truncated_tokens IS NULL")
+
+    _decode = staticmethod(_decode)
 
     def close(self) -> None:
         with self._lock:
