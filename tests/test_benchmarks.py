@@ -20,6 +20,11 @@ EXPECTED = {  # benchmark: (eval items, subjects, few-shot items or None, skippe
     "cnmleqa": (2949, 2, None, {}, 0),
     # CMExam's val release: 210 items with several answers (scored as sets) and one whose answer is 'nan'.
     "cmexam": (6810, 1, None, {"no_answer": 1}, 210),
+    "fineval": (3340, 34, 170, {}, 0),  # data1 val and dev of the v2 release (data-v2/data1/readme.md)
+    "xcopa": (5500, 11, 1100, {}, 0),  # 500 test and 100 val items in each of 11 languages
+    # CBBQ: the instance files present in the snapshot (cbbq/SOURCE.md): 13 ambiguous, 10 disambiguated categories
+    "cbbq-ambiguous": (45664, 13, None, {}, 0),
+    "cbbq-disambiguous": (17860, 10, None, {}, 0),
     **{name: None for name in ("gsm8k", "cmath", "xcopa-zh", "xcopa-zh-en", "alignbench", "mt-bench")},
 }
 

@@ -126,6 +126,7 @@ def test_match_run_references(cat):
     local = cat.match("/models/Yi-6B-Chat/")
     assert (local.model.key, local.how) == ("yi", "directory name")
     assert cat.match("deepseek:deepseek-chat").model.key == "deepseek-v3"
+    assert cat.match("deepseek-reasoner").model.key == "deepseek-r1"  # API runs are stored under the model name
     assert cat.match("/tmp/tiny-qwen2") is None
     named = cat.match("/tmp/my-finetune", catalog_key="chatlaw")
     assert (named.model.key, named.route, named.how) == ("chatlaw", None, "catalog key")

@@ -66,3 +66,4 @@ def test_demo_runs_offline(tmp_path, data_dir, monkeypatch):
     text = " ".join(cli("demo", "--data-dir", str(data_dir), "--db", str(tmp_path / "d.db"),
                            "--cmmlu-limit", "2").split())
     assert "scores at chance" in text and "CMMLU" in text and "China specific" in text and "Overall" in text
+    assert "recommend --scenario legal --gpu 24GB --commercial" in text and "#1, ranked among" in text

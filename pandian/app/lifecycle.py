@@ -47,6 +47,7 @@ class EvalOptions:
     seed: int | None = None
     completions: bool = False  # API: text completions of the raw prompt (base models) instead of chat
     allow_remote_data: bool = False  # a private benchmark's questions may go to a remote API
+    catalog_key: str | None = None  # the catalog model this is (stored with the run, not part of its identity)
 
 
 @dataclass
@@ -145,7 +146,8 @@ def evaluate(backend, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore
                                  scoring=opts.scoring, system_prompt=opts.system_prompt,
                                  **strategy.identity(spec, opts))
     # the spec and data folder travel with the run (not its identity), so its prompts can be re-rendered later
-    config = {**ident, "model": backend.name, "spec": spec.model_dump(mode="json"), "data_dir": str(opts.data_dir)}
+    config = {**ident, "model": backend.name, "spec": spec.model_dump(mode="json"), "data_dir": str(opts.data_dir),
+              "catalog_key": opts.catalog_key}
     store.ensure_run(run_id, backend.name, spec.name, config, library_versions())
     done = store.done_qids(run_id)
     questions = inputs.questions

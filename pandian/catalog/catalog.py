@@ -17,7 +17,7 @@ from .names import dir_name_key, hub_key, part_key, spelling_key
 from .settings import parse_setting
 
 # Bump when a file's columns or meaning change; the data files' own changes show in `fingerprint`.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FILES = ("models.csv", "scores.csv", "resources.csv", "evaluation.csv", "variant_aliases.csv", "benchmarks.csv")
 
 
@@ -168,6 +168,8 @@ class Catalog:
         if route.how not in ("hub", "adapter", "api"):
             return False
         targets = [route.target] + [t for _, t in route.precisions if t]
+        if route.how == "api":  # a run of an API model is stored under the model's own name: deepseek-chat
+            targets.append(route.target.split(":", 1)[1])
         if by in (None, "hub id") and any(hub_key(t) == hub_key(reference) for t in targets):
             return True
         if by in (None, "directory name") and route.how != "api":

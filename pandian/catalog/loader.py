@@ -29,7 +29,7 @@ RESOURCE_COLUMNS = ["model_key", "variant", "precision", "gpu_memory_gb", "raw_v
 ROUTE_COLUMNS = ["model_key", "how", "checkpoint", "target", "base", "backend", "params_b", "kind", "precisions",
                  "flags", "config", "commercial", "note"]
 ALIAS_COLUMNS = ["model_key", "alias", "variant", "reason"]
-BENCHMARK_COLUMNS = ["benchmark", "spec", "leaderboard_split", "note"]
+BENCHMARK_COLUMNS = ["benchmark", "spec", "leaderboard_split", "measured_as", "note"]
 
 
 class CatalogError(ValueError):
@@ -155,4 +155,11 @@ def read_aliases(path: Path, models: set[str]) -> dict[tuple[str, str], str]:
 
 
 def read_benchmarks(path: Path) -> dict[str, dict]:
-    return {r["benchmark"]: {**r, "line": line} for line, r in read_rows(path, BENCHMARK_COLUMNS)}
+    """measured_as: which of a run's overall accuracies the benchmark's authors report (subject_mean or
+    questions), the one a measured number is set beside a published one with."""
+    out = {}
+    for line, r in read_rows(path, BENCHMARK_COLUMNS):
+        if r["measured_as"] not in ("subject_mean", "questions"):
+            raise _bad(path, line, "measured_as", f"'{r['measured_as']}' is not subject_mean or questions")
+        out[r["benchmark"]] = {**r, "line": line}
+    return out

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
 from pandian.cli import app
 from pandian.cli.common import DataDirOption, DbOption, console, run_eval
@@ -19,7 +20,7 @@ def demo(
 ):
     """Offline end-to-end run on a tiny random-init model built locally (scores at chance by design)."""
     from pandian import settings
-    from pandian.app.demo import demo_evaluations, demo_model_dir, has_cmmlu
+    from pandian.app.demo import demo_evaluations, demo_model_dir, demo_recommendation, has_cmmlu
     from pandian.backends.registry import load_backend
     from pandian.cli.render import print_summary
     from pandian.store import open_store
@@ -37,5 +38,10 @@ def demo(
     if not has_cmmlu(data_dir):
         console.print(f"[yellow]CMMLU not found under {data_dir}[/]: pass --data-dir or set PANDIAN_DATA_DIR to a "
                       "folder holding cmmlu/data/{dev,test}/ to include it.", highlight=False)
+    rec = demo_recommendation(store)
+    console.print("[bold]pandian recommend --scenario legal --gpu 24GB --commercial[/] (the top 3 of "
+                  f"{len(rec['ranked'])}; {len(rec['excluded'])} excluded, each with its reason):")
+    for e in rec["ranked"][:3]:
+        console.print(f"  {escape(e['reason'])}", highlight=False)
     console.print(f"records: {store.path} (pandian runs --db {store.path})", highlight=False)
     store.close()

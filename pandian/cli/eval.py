@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from pandian.cli import app
-from pandian.cli.common import BenchOption, DataDirOption, DbOption, FieldOption, TrustSpecCodeOption, fail, \
+from pandian.cli.common import DataDirOption, DbOption, FieldOption, TrustSpecCodeOption, fail, \
     resolve_bench, run_eval
 
 
@@ -18,7 +18,12 @@ def eval_cmd(
     model: str = typer.Option(..., help="Hugging Face hub id, local directory, modelscope:ID, a .gguf file, or an "
                                         "API model: PRESET:NAME (deepseek, qwen, ernie, spark, zhipu, baichuan, "
                                         "moonshot, 360, yi, vllm, llamacpp, ollama) or openai:NAME with --base-url"),
-    bench: str = BenchOption,
+    bench: Optional[str] = typer.Option(None, "--bench", help="built-in benchmark name, a spec .yaml "
+                                        "(docs/specs.md), or your own .csv/.tsv/.jsonl/.json/.xlsx"),
+    suite: Optional[str] = typer.Option(None, help="a scenario suite instead of --bench: every part, one suite score "
+                                                   "(`pandian suites` lists them)"),
+    catalog_key: Optional[str] = typer.Option(None, help="the catalog model this is (a local copy or fine-tune): its "
+                                                         "published scores are set beside the measured ones"),
     data_dir: Optional[Path] = DataDirOption,
     shots: int = typer.Option(0, help="few-shot examples, the first k of the few-shot split in fixed order"),
     subjects: Optional[str] = typer.Option(None, help="comma-separated subjects (default: all)"),
@@ -60,42 +65,81 @@ def eval_cmd(
     per_subject: bool = typer.Option(False, help="print the per-subject table too"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ):
-    """Evaluate a model on a benchmark; results are stored per question and resumable.
+    """Evaluate a model on a benchmark, or on every part of a scenario suite (--suite); results are stored per
+    question and resumable.
 
     A benchmark of your own is one spec file: docs/specs.md describes every field, with worked examples;
     `pandian prompts` shows the exact prompts a spec renders."""
-    from pandian.app.lifecycle import EvalOptions
-    from pandian.backends.openai_api import APIConfigError
+    from pandian.app.lifecycle import EvalOptions, write_outputs
+    from pandian.app.published import beside_published
+    from pandian.app.suites import check_parts, run_suite
     from pandian.backends.base import ModelLoadError
+    from pandian.backends.openai_api import APIConfigError
     from pandian.backends.registry import ModelOptions, load_backend
+    from pandian.catalog import CatalogError, load_catalog
     from pandian.cli.render import print_summary
+    from pandian.cli.render_catalog import print_published_beside
+    from pandian.cli.suite import print_suite_result
     from pandian.core.data import DataError, load_split
     from pandian.core.spec import SpecError
+    from pandian.core.suite import load_suite
+    from pandian.settings import data_dir as resolve_data_dir
     from pandian.store import open_store
 
     if scoring not in ("letter", "choice", "generate"):
         fail("--scoring must be letter, choice or generate")
+    if (bench is None) == (suite is None):
+        fail("give --bench or --suite (one of them)")
+    if suite and (subjects or split or prompt_format or shots or field):
+        fail("--suite: each part sets its own subjects, shots, split and prompt format; drop --subjects, "
+             "--shots, --split, --prompt-format and --field")
     try:
-        spec, ddir = resolve_bench(bench, data_dir, field, trust_spec_code)
+        if catalog_key:
+            load_catalog().model(catalog_key)
+        the_suite = load_suite(suite) if suite else None
+        spec, ddir = ((None, resolve_data_dir(data_dir)) if suite
+                      else resolve_bench(bench, data_dir, field, trust_spec_code))
         opts = EvalOptions(data_dir=ddir, shots=shots, subjects=subjects.split(",") if subjects else None,
                            limit=limit, split=split, prompt_format=prompt_format, scoring=scoring,
                            chat_template=chat_template, system_prompt=system_prompt, batch_size=batch_size,
                            reuse_prefix=not no_prefix_reuse, max_tokens=max_tokens, temperature=temperature,
-                           top_p=top_p, seed=seed, completions=completions, allow_remote_data=allow_remote_data)
+                           top_p=top_p, seed=seed, completions=completions, allow_remote_data=allow_remote_data,
+                           catalog_key=catalog_key)
         # Validate data before loading a model: a typo should not cost a 10-minute load.
-        load_split(spec, opts.data_dir, opts.split or spec.splits.eval, opts.subjects)
+        if the_suite:
+            check_parts(the_suite, opts)
+        else:
+            load_split(spec, opts.data_dir, opts.split or spec.splits.eval, opts.subjects)
         store = open_store(db)
         try:
             m = load_backend(model, ModelOptions(
                 backend=backend, dtype=dtype, device=device, trust_remote_code=trust_remote_code, adapter=adapter,
                 revision=revision, quant=quant, base_url=base_url, cache=store, concurrency=concurrency, rpm=rpm,
                 max_retries=max_retries, timeout=timeout, price_in=price_in, price_out=price_out))
-            result = run_eval(m, spec, opts, store, out, quiet=as_json)
+            if the_suite:
+                result = run_suite(m, the_suite, opts, store,
+                                   lambda b, sp, o, st: run_eval(b, sp, o, st, None, quiet=as_json))
+            else:
+                result = run_eval(m, spec, opts, store, None, quiet=as_json)
+                beside = beside_published(spec.name, result.summary["accuracy"], result.summary["config"],
+                                          m.name, catalog_key)
+                if beside is not None:
+                    result.summary["published"] = beside
         finally:
             store.close()
-    except (SpecError, DataError, ModelLoadError, APIConfigError) as e:
+    except (SpecError, DataError, ModelLoadError, APIConfigError, CatalogError) as e:
         fail(str(e))
+    if the_suite:
+        if out:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "suite.json").write_text(json.dumps(result.to_dict(), indent=1, ensure_ascii=False),
+                                            encoding="utf-8")
+        print_suite_result(result, as_json)
+        return
+    if out:
+        write_outputs(out, result)
     if as_json:
         print(json.dumps(result.summary, indent=1, ensure_ascii=False))
     else:
         print_summary(result.summary, per_subject)
+        print_published_beside(result.summary.get("published"))

@@ -1,0 +1,23 @@
+"""The results store for commands that only read it: a store that does not exist yet is not created."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def existing_store(db):
+    """The store at --db / PANDIAN_DB / the default, or None when its SQLite file does not exist."""
+    from pandian.settings import store_location
+    from pandian.store import open_store
+
+    location = store_location(db)
+    if "://" not in location and not Path(location).exists():
+        yield None
+        return
+    store = open_store(location)
+    try:
+        yield store
+    finally:
+        store.close()

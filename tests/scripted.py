@@ -1,0 +1,41 @@
+"""A scripted OpenAI-compatible chat endpoint for tests: `answer(content) -> text` decides every reply, so a test
+knows exactly what a "model" knows. Serve it with conftest.serve_in_thread."""
+
+from __future__ import annotations
+
+import time
+
+
+def chat_app(answer):
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def chat(request):
+        body = await request.json()
+        text = answer(body["messages"][-1]["content"])
+        return JSONResponse({
+            "id": "scripted", "object": "chat.completion", "created": int(time.time()), "model": body["model"],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop",
+                         "logprobs": None}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13}})
+
+    return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
+
+
+def knowing_app(questions, right):
+    """Answers each known question (its stem and options appear in the prompt) with its gold letter when
+    right(subject, index) and with the next letter otherwise; `index` counts the question within its subject."""
+    seen: dict[str, int] = {}
+    known = []
+    for q in questions:
+        seen[q.subject] = seen.get(q.subject, 0) + 1
+        known.append((q.question, q.choices, q.subject, seen[q.subject] - 1, q.labels[q.answer], q.labels))
+
+    def answer(content: str) -> str:
+        # CMMLU repeats some stems with other options: a question is its stem and its options
+        hits = [k for k in known if k[0] in content and all(c in content for c in k[1])]
+        _, _, subject, index, gold, labels = max(hits, key=lambda k: len(k[0]) + sum(map(len, k[1])))
+        return f"答案：{gold if right(subject, index) else labels[(labels.index(gold) + 1) % len(labels)]}"
+
+    return chat_app(answer)

@@ -1,0 +1,54 @@
+"""The statistics of strengths and weaknesses on outcomes whose answer is known."""
+
+from __future__ import annotations
+
+import pytest
+
+from pandian.core.strengths import RunOutcomes, holm, profile
+
+SUBJECTS = "abcde"
+
+
+def outcomes(run_id: str, right) -> RunOutcomes:
+    subject = {f"{s}/{i}": s for s in SUBJECTS for i in range(100)}
+    return RunOutcomes(run_id, run_id, "bench", {q: int(right(s, int(q.split("/")[1]))) for q, s in subject.items()},
+                       subject)
+
+
+def strong_a(s, i):  # subject a right 80% of the time, the others exactly at chance (1 in 4)
+    return i % 5 != 0 if s == "a" else i % 4 == 0
+
+
+def by_kind(statements):
+    return {k: sorted(s.area for s in statements if s.kind == k) for k in ("strength", "weakness", "none")}
+
+
+def test_own_median_finds_exactly_the_strong_subject():
+    st = profile([outcomes("m", strong_a)], {}, lambda b, s: [s])
+    assert by_kind(st) == {"strength": ["a"], "weakness": [], "none": ["b", "c", "d", "e"]}
+    a = next(s for s in st if s.area == "a")
+    assert a.delta == pytest.approx(0.55) and a.ci95[0] > 0.4 and a.p_adjusted < 1e-6
+    assert a.evidence["questions"] == 100 and a.evidence["subjects"] == ["a"] and a.baseline == "own median"
+    assert "+55.0 pts above the own median" in a.text
+
+
+def test_peers_paired_on_the_same_questions():
+    peers = [outcomes("p1", lambda s, i: i % 4 == 1), outcomes("p2", lambda s, i: i % 4 == 2)]
+    st = profile([outcomes("m", strong_a)], {"m": peers}, lambda b, s: [s])
+    assert by_kind(st)["strength"] == ["a"] and not by_kind(st)["weakness"]
+    assert all(s.baseline == "peer median" and s.evidence["peers"] == ["p1", "p2"] for s in st)
+    # a weakness: a model right on a only at chance while its peers know it
+    good_peers = [outcomes("p1", strong_a), outcomes("p2", strong_a)]
+    st = profile([outcomes("m", lambda s, i: i % 4 == 0)], {"m": good_peers}, lambda b, s: [s])
+    assert by_kind(st) == {"strength": [], "weakness": ["a"], "none": ["b", "c", "d", "e"]}
+
+
+def test_small_differences_are_not_claimed():
+    # 30% against 25% on 100 questions is within the noise
+    st = profile([outcomes("m", lambda s, i: (i % 10 < 3) if s == "a" else i % 4 == 0)], {}, lambda b, s: [s])
+    assert by_kind(st)["strength"] == [] and by_kind(st)["weakness"] == []
+
+
+def test_holm():
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([]) == []
