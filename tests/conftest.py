@@ -90,6 +90,8 @@ def cli(*args) -> str:
 # built once per module): the browser, and the store of real runs the report, web and browser tests read.
 from .browser import browser, shots, watched  # noqa: E402,F401
 from .survey_runs import survey_store  # noqa: E402,F401
+
+
 @pytest.fixture(scope="session")
 def pg_server():
     """A PostgreSQL server of the test session's own (Debian's postgresql package), on 127.0.0.1."""
