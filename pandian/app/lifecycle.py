@@ -128,16 +128,16 @@ def uses_generation(backend, spec: BenchmarkSpec, opts: EvalOptions) -> bool:
 
 
 def evaluate(backend, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore,
-             progress: Progress | None = None) -> EvalResult:
+             progress: Progress | None = None, inputs: Inputs | None = None) -> EvalResult:
+    """inputs: what `validate.check_eval` returned before the model loaded; checked here when not given."""
     from pandian.app.generation import GenerationStrategy
     from pandian.app.likelihood import LikelihoodStrategy
+    from pandian.app.validate import check_inputs
 
     progress = progress or Progress()
     split = opts.split or spec.splits.eval
     fmt_name = opts.prompt_format or spec.default_prompt
-    if fmt_name not in spec.prompts:
-        raise SpecError(f"{spec.name}: no prompt format '{fmt_name}'; it has {', '.join(spec.prompts)}")
-    inputs = load_inputs(spec, opts, split)
+    inputs = inputs or check_inputs(spec, opts)
     check_private_data(spec, backend, opts.allow_remote_data, len(inputs.questions))
     strategy_cls = GenerationStrategy if uses_generation(backend, spec, opts) else LikelihoodStrategy
     strategy: Strategy = strategy_cls(backend, spec, opts, inputs)

@@ -46,7 +46,8 @@ def shared_prefix_attention(module, query, key, value, attention_mask, scaling=N
         pre_lse = pre_lse.reshape(h, b, length).transpose(0, 1)
         top = torch.maximum(lse, pre_lse)
         w_own, w_pre = (lse - top).exp().unsqueeze(-1), (pre_lse - top).exp().unsqueeze(-1)
-        out = (out * w_own + pre * w_pre) / (w_own + w_pre)
+        # the log-sum-exps are fp32 whatever the model's dtype: merge in fp32, hand back the model's dtype
+        out = ((out * w_own + pre * w_pre) / (w_own + w_pre)).to(query.dtype)
     return out.transpose(1, 2).contiguous(), None
 
 

@@ -3,11 +3,15 @@ progress bar."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.text import Text
+
+from pandian.core.errors import InputError
 
 
 def _console(stderr: bool = False) -> Console:
@@ -33,8 +37,38 @@ TrustSpecCodeOption = typer.Option(False, "--trust-spec-code", help="let a spec'
 
 
 def fail(message: str, code: int = 2):
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # Text, not markup: messages carry paths and install hints ('exam[v2].csv', "pip install 'pandian[vllm]'")
+    err.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def warn(message: str) -> None:
+    err.print(Text.assemble(("warning:", "yellow"), " ", message), highlight=False, soft_wrap=True)
+
+
+class Typer(typer.Typer):
+    """Every command's InputError (a flag, file, spec or model reference that is wrong, its message naming it) is
+    one paragraph and exit code 2; any other exception is a bug and keeps its traceback (`pandian --debug` for the
+    full one). Help text is printed as written: no markup, so '[env PANDIAN_DATA_DIR]' stays."""
+
+    def __init__(self, **kwargs):
+        super().__init__(rich_markup_mode=None, pretty_exceptions_show_locals=False, **kwargs)
+
+    def command(self, *args, **kwargs):
+        register = super().command(*args, **kwargs)
+
+        def decorator(f):
+            @functools.wraps(f)
+            def run(*a, **kw):
+                try:
+                    return f(*a, **kw)
+                except InputError as e:
+                    fail(str(e))
+
+            register(run)
+            return f
+
+        return decorator
 
 
 def resolve_bench(bench: str, data_dir: Optional[Path], fields: list[str], trust_spec_code: bool = False):
@@ -61,7 +95,7 @@ def resolve_bench(bench: str, data_dir: Optional[Path], fields: list[str], trust
     return spec, settings.data_dir(data_dir)
 
 
-def run_eval(backend, spec, opts, store, out: Optional[Path], quiet: bool = False):
+def run_eval(backend, spec, opts, store, out: Optional[Path], quiet: bool = False, inputs=None):
     """The run lifecycle with a progress bar on stderr; Ctrl-C keeps every finished batch."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
         TimeRemainingColumn
@@ -79,7 +113,7 @@ def run_eval(backend, spec, opts, store, out: Optional[Path], quiet: bool = Fals
     try:
         with bar:
             result = lifecycle.evaluate(backend, spec, opts, store,
-                                        lifecycle.Progress(start, lambda n: bar.advance(task, n)))
+                                        lifecycle.Progress(start, lambda n: bar.advance(task, n)), inputs)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted:[/] every finished batch is stored; rerun the same command to resume.")
         raise typer.Exit(130) from None

@@ -73,62 +73,60 @@ def eval_cmd(
     from pandian.app.lifecycle import EvalOptions, write_outputs
     from pandian.app.published import beside_published
     from pandian.app.suites import check_parts, run_suite
-    from pandian.backends.base import ModelLoadError
-    from pandian.backends.openai_api import APIConfigError
+    from pandian.app.validate import check_eval
     from pandian.backends.registry import ModelOptions, load_backend
-    from pandian.catalog import CatalogError, load_catalog
+    from pandian.catalog import load_catalog
+    from pandian.cli.common import warn
     from pandian.cli.render import print_summary
     from pandian.cli.render_catalog import print_published_beside
     from pandian.cli.suite import print_suite_result
-    from pandian.core.data import DataError, load_split
-    from pandian.core.spec import SpecError
     from pandian.core.suite import load_suite
     from pandian.settings import data_dir as resolve_data_dir
     from pandian.store import open_store
 
-    if scoring not in ("letter", "choice", "generate"):
-        fail("--scoring must be letter, choice or generate")
     if (bench is None) == (suite is None):
         fail("give --bench or --suite (one of them)")
     if suite and (subjects or split or prompt_format or shots or field):
         fail("--suite: each part sets its own subjects, shots, split and prompt format; drop --subjects, "
              "--shots, --split, --prompt-format and --field")
+    if catalog_key:
+        load_catalog().model(catalog_key)
+    the_suite = load_suite(suite) if suite else None
+    spec, ddir = ((None, resolve_data_dir(data_dir)) if suite
+                  else resolve_bench(bench, data_dir, field, trust_spec_code))
+    opts = EvalOptions(data_dir=ddir, shots=shots, subjects=subjects.split(",") if subjects is not None else None,
+                       limit=limit, split=split, prompt_format=prompt_format, scoring=scoring,
+                       chat_template=chat_template, system_prompt=system_prompt, batch_size=batch_size,
+                       reuse_prefix=not no_prefix_reuse, max_tokens=max_tokens, temperature=temperature,
+                       top_p=top_p, seed=seed, completions=completions, allow_remote_data=allow_remote_data,
+                       catalog_key=catalog_key)
+    mopts = ModelOptions(backend=backend, dtype=dtype, device=device, trust_remote_code=trust_remote_code,
+                         adapter=adapter, revision=revision, quant=quant, base_url=base_url, concurrency=concurrency,
+                         rpm=rpm, max_retries=max_retries, timeout=timeout, price_in=price_in, price_out=price_out)
+    # Every option, the spec, the data and the model's files are checked before the model loads or anything is
+    # written: a typo should not cost a 10-minute load, nor leave an empty run behind.
+    if the_suite:
+        checked, warnings = None, check_parts(the_suite, opts, model, mopts, out)
+    else:
+        checked = check_eval(model, mopts, spec, opts, out)
+        warnings = checked.warnings
+    for w in warnings:
+        warn(w)
+    store = open_store(db)
     try:
-        if catalog_key:
-            load_catalog().model(catalog_key)
-        the_suite = load_suite(suite) if suite else None
-        spec, ddir = ((None, resolve_data_dir(data_dir)) if suite
-                      else resolve_bench(bench, data_dir, field, trust_spec_code))
-        opts = EvalOptions(data_dir=ddir, shots=shots, subjects=subjects.split(",") if subjects else None,
-                           limit=limit, split=split, prompt_format=prompt_format, scoring=scoring,
-                           chat_template=chat_template, system_prompt=system_prompt, batch_size=batch_size,
-                           reuse_prefix=not no_prefix_reuse, max_tokens=max_tokens, temperature=temperature,
-                           top_p=top_p, seed=seed, completions=completions, allow_remote_data=allow_remote_data,
-                           catalog_key=catalog_key)
-        # Validate data before loading a model: a typo should not cost a 10-minute load.
+        mopts.cache = store
+        m = load_backend(model, mopts)
         if the_suite:
-            check_parts(the_suite, opts)
+            result = run_suite(m, the_suite, opts, store,
+                               lambda b, sp, o, st: run_eval(b, sp, o, st, None, quiet=as_json))
         else:
-            load_split(spec, opts.data_dir, opts.split or spec.splits.eval, opts.subjects)
-        store = open_store(db)
-        try:
-            m = load_backend(model, ModelOptions(
-                backend=backend, dtype=dtype, device=device, trust_remote_code=trust_remote_code, adapter=adapter,
-                revision=revision, quant=quant, base_url=base_url, cache=store, concurrency=concurrency, rpm=rpm,
-                max_retries=max_retries, timeout=timeout, price_in=price_in, price_out=price_out))
-            if the_suite:
-                result = run_suite(m, the_suite, opts, store,
-                                   lambda b, sp, o, st: run_eval(b, sp, o, st, None, quiet=as_json))
-            else:
-                result = run_eval(m, spec, opts, store, None, quiet=as_json)
-                beside = beside_published(spec.name, result.summary["accuracy"], result.summary["config"],
-                                          m.name, catalog_key)
-                if beside is not None:
-                    result.summary["published"] = beside
-        finally:
-            store.close()
-    except (SpecError, DataError, ModelLoadError, APIConfigError, CatalogError) as e:
-        fail(str(e))
+            result = run_eval(m, spec, opts, store, None, quiet=as_json, inputs=checked.inputs)
+            beside = beside_published(spec.name, result.summary["accuracy"], result.summary["config"],
+                                      m.name, catalog_key)
+            if beside is not None:
+                result.summary["published"] = beside
+    finally:
+        store.close()
     if the_suite:
         if out:
             out.mkdir(parents=True, exist_ok=True)

@@ -11,9 +11,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from pandian.cli import app
-from pandian.cli.common import DataDirOption, DbOption, JsonOption, console, fail
+from pandian.cli.common import DataDirOption, DbOption, JsonOption, Typer, console, fail
 
-judge_app = typer.Typer(no_args_is_help=True, help="Grade open answers with a judge model (AlignBench, MT-Bench).")
+judge_app = Typer(no_args_is_help=True, help="Grade open answers with a judge model (AlignBench, MT-Bench).")
 app.add_typer(judge_app, name="judge")
 
 JudgeOption = typer.Option(..., "--judge", help="judge model: API reference or local model")

@@ -88,7 +88,7 @@ def _gb(x):
 
 
 def print_comparison(r: dict, n_flips: int) -> None:
-    t = Table(title=f"{r['benchmark']}: {r['questions']} shared questions, baseline {r['baseline']}",
+    t = Table(title=escape(f"{r['benchmark']}: {r['questions']} shared questions, baseline {r['baseline']}"),
               title_justify="left")
     for c in ("variant", "acc %", "Δ pts (95% CI)", "McNemar p", "right→wrong", "wrong→right", "mean KL",
               "weights", "peak mem", "q/s (× base)", "Pareto frontier"):

@@ -10,11 +10,14 @@ from itertools import combinations
 
 import jinja2
 from jinja2 import meta, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from pandian.core.data import Question
 from pandian.core.spec import BenchmarkSpec, PromptFormat, SpecError
 
-_env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+# Specs are shared files: their templates run sandboxed (no attribute of Python internals, no mutation), and a
+# missing variable or row field is an error, not an empty string.
+_env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
 
 # Every variable a template sees (docs/specs.md lists them); the answer template sees `label` too.
 VARIABLES = ("question", "target", "row", "choices", "labels", "options", "subject", "subject_name", "multi",

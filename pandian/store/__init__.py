@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pandian.settings import store_location
-from pandian.store.sqlite import SQLiteStore
+from pandian.store.sqlite import SQLiteStore, StoreError
 
 ResultStore = SQLiteStore  # the interface every engine implements; SQLite is the embedded default
 
@@ -18,4 +18,4 @@ def open_store(location: Path | str | None = None) -> ResultStore:
     return SQLiteStore(store_location(location))
 
 
-__all__ = ["ResultStore", "SQLiteStore", "open_store"]
+__all__ = ["ResultStore", "SQLiteStore", "StoreError", "open_store"]
