@@ -27,13 +27,14 @@ def spec_file(tmp_path, old: str, new: str):
 @pytest.mark.parametrize("old, new, culprit", [
     ('answer: "{{ label }}"', 'answer: "{{ label }"', "line 23, field 'prompts.native.answer': template line 1: "
                                                        "unexpected '}'"),
-    ('answer: "{{ label }}"', 'answer: "{{ labl }}"', "line 23, field 'prompts.native.answer': 'labl' is undefined"),
-    ('answer: "{{ label }}"', 'answer: "{{ row.grade }}"', "field 'prompts.native.answer': 'dict object' has no "
-                                                           "attribute 'grade'"),
+    ('answer: "{{ label }}"', 'answer: "{{ labl }}"', "line 23, field 'prompts.native.answer': unknown variable "
+                                                      "'labl'"),
+    ('answer: "{{ label }}"', 'answer: "{{ row.grade }}"', "field 'prompts.native.answer': row.grade is not a field"),
     ('answer: "{{ label }}"', 'answer: "{{ 1 // 0 }}"', "field 'prompts.native.answer': ZeroDivisionError"),
     ("题目：{{ question }}", "题目：{{ question.nosuch() }}", "field 'prompts.native.question'"),
-    ("{subject}.csv", "{subjec}.csv", "line 9, field 'data.local.path': {subjec} is not a placeholder"),
-    ("{subject}.csv", "{subject.csv", "line 9, field 'data.local.path': expected '}' before end of string"),
+    ('answer: "{{ label }}"', 'answer: "{{ label | nosuchfilter }}"', "field 'prompts.native.answer'"),
+    ("{subject}.csv", "{subject.csv", "line 9, field 'data.local.path'"),
+    ("{subject}.csv", "{subject}}.csv", "has a brace outside a placeholder"),
 ])
 def test_spec_mistake_names_file_line_and_field(tiny_model_dir, data_dir, tmp_path, old, new, culprit):
     path = spec_file(tmp_path, old, new)

@@ -58,6 +58,7 @@ def check_templates(spec: BenchmarkSpec) -> list[tuple[tuple, str]]:
             loc = ("prompts", name, part)
             try:
                 ast = _env.parse(getattr(fmt, part))
+                _template(getattr(fmt, part))  # compiling finds what parsing does not: unknown filters and tests
             except jinja2.TemplateSyntaxError as e:
                 problems.append((loc, f"template line {e.lineno}: {e.message}"))
                 continue

@@ -55,6 +55,14 @@ class Source(Strict):
     encoding: str = "utf-8"  # e.g. gb18030 for releases saved on Chinese Windows; a UTF-8 BOM is always allowed
     sheet: str | None = None  # xlsx: the worksheet (default: the first)
 
+    @field_validator("path")
+    @classmethod
+    def _placeholders(cls, v):
+        if re.search(r"[{}]", re.sub(r"\{\w+\}", "", v)):
+            raise ValueError(f"{v!r} has a brace outside a placeholder (placeholders are {{split}}, {{subject}} or "
+                             "{name})")
+        return v
+
     @field_validator("delimiter")
     @classmethod
     def _one_char(cls, v):
