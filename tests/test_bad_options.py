@@ -118,11 +118,12 @@ def test_db_that_is_not_a_database(tiny_model_dir, data_dir, tmp_path, command):
 
 
 @pytest.mark.parametrize("config, flags, culprit", [
-    ('{"hidden_size": 64, "model_type": "qwen2"}', [], "config.json lacks layer count"),
-    ('{"model_type": "qwen2"}', [], "hidden_size"),
+    ('{"hidden_size": 64, "model_type": "qwen2"}', [], "config.json: config.json has no num_hidden_layers, "
+                                                       "num_attention_heads, vocab_size"),
+    ('{"model_type": "qwen2"}', [], "has no hidden_size"),
     ('{"hidden_size": 64,', [], "not a valid config.json"),
-    (None, ["--context", "0"], "--context and --batch must be at least 1"),
-    (None, ["--batch", "0"], "--context and --batch must be at least 1"),
+    (None, ["--context", "0"], "--context 0 --batch 1: both must be at least 1"),
+    (None, ["--batch", "0"], "--context 2048 --batch 0: both must be at least 1"),
 ])
 def test_fit_on_a_partial_config_or_bad_sizes(tiny_model_dir, tmp_path, config, flags, culprit):
     target = tiny_model_dir
@@ -137,10 +138,17 @@ def test_literal_paths_and_install_hints(tiny_model_dir, data_dir, tmp_path):
     missing = tmp_path / "exam[v2].csv"
     assert_rejected(invoke("eval", "--model", tiny_model_dir, "--bench", missing, "--db", tmp_path / "r.db"),
                     f"{missing}: file not found")
+    missing.write_text("id,question,A,B,answer\n1,一加一等于几？,1,2,B\n", encoding="utf-8")
+    shown = invoke("eval", "--model", tiny_model_dir, "--bench", missing, "--db", tmp_path / "r.db")
+    assert shown.exit_code == 0 and "exam[v2].csv — " in shown.output, shown.output
+    braces = tmp_path / "exam{1}.csv"
+    braces.write_text(missing.read_text(encoding="utf-8"), encoding="utf-8")
+    assert_rejected(invoke("eval", "--model", tiny_model_dir, "--bench", braces, "--db", tmp_path / "b.db"),
+                    f"{braces}: a file name with {{ or }} cannot be read as a benchmark of your own")
     if importlib.util.find_spec("vllm") is None:
         assert_rejected(eval_cmmlu(tiny_model_dir, data_dir, tmp_path / "r.db", "--backend", "vllm"),
                         "pip install 'pandian[vllm]'")
-    assert not (tmp_path / "r.db").exists()
+    assert not (tmp_path / "b.db").exists()
 
 
 def test_help_keeps_its_brackets():

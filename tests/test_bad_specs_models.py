@@ -184,3 +184,10 @@ def test_not_a_gguf_file(data_dir, tmp_path):
     fake = tmp_path / "m-q4.gguf"
     fake.write_bytes(b"not really\n")
     assert_rejected(eval_cmmlu(None, data_dir, tmp_path / "r.db", model=fake), f"--model {fake}: not a GGUF file")
+
+
+def test_serve_model_checks_the_directory_too(tmp_path):
+    """The check sits in the loader, so every command that loads a model (serve-model, judge) names the problem."""
+    target = tmp_path / "model"
+    target.mkdir()
+    assert_rejected(invoke("serve-model", target, "--port", "0"), f"--model {target}: not a model directory")

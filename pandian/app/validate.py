@@ -19,7 +19,7 @@ from pandian.app.lifecycle import EvalOptions, Inputs, load_inputs
 from pandian.backends.registry import ModelOptions, check_model
 from pandian.core.sources import files_of
 from pandian.core.errors import InputError
-from pandian.core.prompt_check import check_prompts
+from pandian.core.prompts import check_prompts
 from pandian.core.spec import BenchmarkSpec
 
 SCORINGS = ("letter", "choice", "generate")
@@ -97,14 +97,14 @@ def check_flags(ref: str, kind: str, m: ModelOptions, opts: EvalOptions, spec: B
     if kind in ("api", "llamacpp"):
         ignored += [f for f in ("dtype", "device", "trust_remote_code", "revision") if _given(m, f)]
     if api:
-        ignored += [f for f in ("batch_size",) if _given(opts, f)] + (["no_prefix_reuse"] if not opts.reuse_prefix
-                                                                        else [])
+        ignored += ["batch_size"] if _given(opts, "batch_size") else []
+        ignored += ["no_prefix_reuse"] if not opts.reuse_prefix else []
         ignored += ["chat_template"] if opts.chat_template and not opts.completions else []
     if kind == "vllm":
-        ignored += [f for f in ("device",) if _given(m, f)]
-    if kind == "hf" and m.revision and Path(ref).expanduser().is_dir():
-        ignored.append("revision")
+        ignored += ["device"] if _given(m, "device") else []
     warnings = [f"--{name.replace('_', '-')} does not apply to {what}; ignored" for name in ignored]
+    if kind == "hf" and m.revision and Path(ref).expanduser().is_dir():
+        warnings.append(f"--revision picks a hub revision; --model {ref} is a local directory; ignored")
     likelihood = local and spec.kind == "multiple_choice" and opts.scoring != "generate"
     generation = [f for f in ("max_tokens", "temperature", "top_p", "seed") if _given(opts, f)]
     if likelihood and generation:

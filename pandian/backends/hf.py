@@ -12,7 +12,7 @@ import torch
 
 from pandian.backends.base import ModelLoadError
 from pandian.backends.engine import LoglikelihoodEngine
-from pandian.backends.model_files import HUB_PATTERNS, local_model_dir, unreachable
+from pandian.backends.model_files import HUB_PATTERNS, check_model_dir, local_model_dir, unreachable
 from pandian.backends.resources import memory_snapshot, weights_gb
 from pandian.backends.tokenize import apply_chat_template, encode_pairs
 
@@ -186,6 +186,7 @@ def load_hf_model(ref: str, dtype: str = "auto", device: str = "auto", trust_rem
     hf_logging.disable_progress_bar()  # rich draws pandian's own progress; two bars on one line garble both
     t0 = time.perf_counter()
     path = resolve_model_dir(ref, revision)
+    check_model_dir(path, ref)  # every caller (eval, judge, serve-model) learns what is wrong before a long load
     dev = pick_device(device)
     dt = pick_dtype(dtype, dev)
     try:
@@ -205,6 +206,7 @@ def load_hf_model(ref: str, dtype: str = "auto", device: str = "auto", trust_rem
         except ImportError:
             raise ModelLoadError("--adapter needs peft: pip install 'pandian[peft]'") from None
         adapter_path = resolve_model_dir(adapter)
+        check_model_dir(adapter_path, adapter, adapter=True)
         # Merging gives the same function as the adapter applied on the fly, and runs at base-model speed.
         model = PeftModel.from_pretrained(model, adapter_path).merge_and_unload()
         fingerprint = hashlib.sha256((fingerprint + fingerprint_dir(adapter_path)).encode()).hexdigest()[:16]

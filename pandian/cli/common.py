@@ -102,7 +102,8 @@ def run_eval(backend, spec, opts, store, out: Optional[Path], quiet: bool = Fals
 
     from pandian.app import lifecycle
 
-    bar = Progress(TextColumn(f"{spec.name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    name = spec.name.replace("{", "{{").replace("}", "}}")  # a file's name, shown as it is: no format, no markup
+    bar = Progress(TextColumn(name, markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TimeRemainingColumn(), console=err, disable=quiet, transient=False)
     task = None
 

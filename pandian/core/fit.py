@@ -90,13 +90,12 @@ def read_arch(config: dict) -> Arch:
     """Architecture numbers from the config styles of Qwen, Qwen2, LLaMA/Yi/DeepSeek, Baichuan, ChatGLM, InternLM."""
     if _first(config, "num_experts", "n_routed_experts", "num_local_experts"):
         raise ValueError("mixture-of-experts configs are not supported: every expert's weights would need counting")
-    required = {"hidden_size": ("hidden_size",), "layer count": ("num_hidden_layers", "num_layers", "n_layer"),
-                "head count": ("num_attention_heads", "n_head"), "vocabulary size": ("padded_vocab_size", "vocab_size")}
-    missing = [f"{what} ({' / '.join(keys)})" for what, keys in required.items()
-               if not isinstance(_first(config, *keys), int) or _first(config, *keys) < 1]
+    required = (("hidden_size",), ("num_hidden_layers", "num_layers", "n_layer"), ("num_attention_heads", "n_head"),
+                ("vocab_size", "padded_vocab_size"))
+    missing = [keys[0] for keys in required if not isinstance(_first(config, *keys), int) or _first(config, *keys) < 1]
     if missing:
-        raise ValueError(f"config.json lacks {', '.join(missing)}, or they are not positive integers: a partial "
-                         "config cannot be sized")
+        raise ValueError(f"config.json has no {', '.join(missing)} (or not as a positive integer): a partial config "
+                         "cannot be sized")
     hidden = config["hidden_size"]
     layers = _first(config, "num_hidden_layers", "num_layers", "n_layer")
     heads = _first(config, "num_attention_heads", "n_head")
@@ -210,9 +209,15 @@ def load_config(model_ref: str | Path) -> dict:
 def fit_report(model_ref: str, gpu: str, quant: str | None = None, context: int | None = None, batch: int = 1,
                as_json: bool = False) -> str:
     """The text `pandian fit` prints: the breakdown and a verdict, or the same as a JSON object."""
-    config = load_config(model_ref)
+    context = DEFAULT_CONTEXT if context is None else context
+    if context < 1 or batch < 1:
+        raise ValueError(f"--context {context} --batch {batch}: both must be at least 1")
     gpu_gb = parse_gpu(gpu)
-    est = estimate(config, quant, DEFAULT_CONTEXT if context is None else context, batch)
+    config = load_config(model_ref)
+    try:
+        est = estimate(config, quant, context, batch)
+    except ValueError as e:
+        raise ValueError(f"{model_ref}: {e}") from None
     headroom = gpu_gb - est["total_gb"]
     est.update(gpu_gb=gpu_gb, fits=fits(est["total_gb"], gpu_gb), headroom_gb=round(headroom, 3),
                borderline=abs(headroom) < BORDERLINE * est["total_gb"])
