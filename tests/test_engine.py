@@ -3,6 +3,7 @@ log-probabilities (within 1e-4, fp32) as a plain forward over each question's fu
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from pandian.app.lifecycle import EvalOptions, evaluate
@@ -86,3 +87,22 @@ def test_choice_text_scoring_matches_full_forward(tiny_model, data_dir, tmp_path
         ref = reference_logprobs(tiny_model, ctx, conts)
         assert len(max(conts, key=len)) > 1
         assert max(abs(x - y) for x, y in zip(ref, recs[q.qid].logprobs)) < 1e-4
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_half_precision_on_cpu_through_the_shared_prefix(tiny_model_dir, data_dir, tmp_path, dtype):
+    """bf16/fp16 on CPU take the shared-prefix attention path (fp32 log-sum-exps merged, then cast back) and give
+    the letters of a plain forward, within half precision's rounding."""
+    from pandian.backends import prefix_attention
+    from pandian.backends.hf import load_hf_model
+
+    model = load_hf_model(str(tiny_model_dir), dtype=dtype, device="cpu")
+    assert prefix_attention.supported(model.model) and next(model.model.parameters()).dtype == getattr(torch, dtype)
+    spec = load_spec("cmmlu")
+    fast, plain = ({r.qid: r for r in evaluate(model, spec, EvalOptions(
+        data_dir=data_dir, shots=5, subjects=["agronomy"], limit=8, reuse_prefix=reuse), ResultStore(db)).records}
+        for reuse, db in ((True, tmp_path / "a.db"), (False, tmp_path / "b.db")))
+    assert len(fast) == 8 and fast.keys() == plain.keys()
+    for qid in fast:
+        assert fast[qid].pred == plain[qid].pred, qid
+        assert max(abs(x - y) for x, y in zip(fast[qid].logprobs, plain[qid].logprobs)) < 0.02, qid

@@ -164,6 +164,7 @@ def identify(backend, spec: BenchmarkSpec, opts: EvalOptions, inputs: Inputs | N
     A backend opened without weights (load_hf_model(weights=False)) gives the same run id as the loaded model."""
     from pandian.app.generation import GenerationStrategy
     from pandian.app.likelihood import LikelihoodStrategy
+    from pandian.app.validate import check_inputs
 
     split = opts.split or spec.splits.eval
     fmt_name = opts.prompt_format or spec.default_prompt
@@ -171,7 +172,7 @@ def identify(backend, spec: BenchmarkSpec, opts: EvalOptions, inputs: Inputs | N
         raise SpecError(f"{spec.name}: no prompt format '{fmt_name}'; it has {', '.join(spec.prompts)}")
     opts = resolve_options(spec, fmt_name, opts)
     if inputs is None:
-        inputs = load_inputs(spec, opts, split)
+        inputs = check_inputs(spec, opts)
     check_private_data(spec, backend, opts.allow_remote_data, len(inputs.questions))
     strategy_cls = GenerationStrategy if uses_generation(backend, spec, opts) else LikelihoodStrategy
     strategy: Strategy = strategy_cls(backend, spec, opts, inputs)
@@ -188,11 +189,13 @@ def evaluate(backend, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore
              startup: dict | None = None) -> EvalResult:
     """`inputs`: what `load_inputs` returned when the caller validated the data already (it is read once).
     `startup`: the caller's start-up timings (before this call), completed here and stored with the session."""
+    from pandian.app.validate import check_inputs
+
     progress = progress or Progress()
     startup = dict(startup or {})
     if inputs is None:
         t = time.perf_counter()
-        inputs = load_inputs(spec, opts, opts.split or spec.splits.eval)
+        inputs = check_inputs(spec, opts)
         startup["data_s"] = round(time.perf_counter() - t, 3)
     found = identify(backend, spec, opts, inputs)
     run_id, ident, inputs, strategy = found.run_id, found.ident, found.inputs, found.strategy

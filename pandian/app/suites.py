@@ -121,9 +121,14 @@ def run_suite(backend, suite: Suite, base_opts, store: ResultStore, run_part) ->
     return results[0]
 
 
-def check_parts(suite: Suite, base_opts) -> None:
-    """Every part's data read and validated before a model is loaded (DataError / SpecError name the file)."""
+def check_parts(suite: Suite, base_opts, ref: str, model_opts, out=None) -> list[str]:
+    """Every part checked as one benchmark is (validate.check_eval: options, model files, data, shots, templates,
+    output) before a model loads; returns the warnings, each once."""
+    from pandian.app.validate import check_eval
+
+    warnings: list[str] = []
     for part in suite.parts:
-        spec = load_spec(part.bench)
-        opts = part_options(base_opts, part)
-        load_split(spec, opts.data_dir, opts.split or spec.splits.eval, opts.subjects)
+        for w in check_eval(ref, model_opts, load_spec(part.bench), part_options(base_opts, part), out).warnings:
+            if w not in warnings:
+                warnings.append(w)
+    return warnings

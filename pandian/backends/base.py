@@ -16,8 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Hashable, Iterator, Protocol, Sequence, runtime_checkable
 
+from pandian.core.errors import InputError
 
-class ModelLoadError(RuntimeError):
+
+class ModelLoadError(InputError):
     """A model reference that cannot be turned into a backend; the message says what to do."""
 
 

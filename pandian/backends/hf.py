@@ -12,6 +12,7 @@ import torch
 
 from pandian.backends.base import ModelLoadError
 from pandian.backends.engine import LoglikelihoodEngine
+from pandian.backends.model_files import HUB_PATTERNS, check_model_dir, local_model_dir, unreachable
 from pandian.backends.resources import memory_snapshot, weights_gb
 from pandian.backends.tokenize import apply_chat_template, encode_pairs
 
@@ -36,10 +37,11 @@ def fingerprint_dir(path: Path) -> str:
 
 
 def resolve_model_dir(ref: str, revision: str | None = None) -> Path:
-    """A local directory for `ref`: a path, `modelscope:ID`, or a Hugging Face hub id (read from the local cache
-    when offline)."""
-    if Path(ref).expanduser().is_dir():
-        return Path(ref).expanduser().resolve()
+    """A local directory for `ref`: a path, `modelscope:ID`, or a Hugging Face hub id (from the local cache when it
+    is there or the hub cannot be reached)."""
+    local = local_model_dir(ref, revision)
+    if local is not None:
+        return local
     if ref.startswith("modelscope:"):
         try:
             from modelscope import snapshot_download
@@ -49,17 +51,15 @@ def resolve_model_dir(ref: str, revision: str | None = None) -> Path:
     try:
         from huggingface_hub import snapshot_download
 
-        return Path(snapshot_download(ref, revision=revision,
-                                      allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.py",
-                                                      "*.tiktoken", "*.bin"]))
+        return Path(snapshot_download(ref, revision=revision, allow_patterns=HUB_PATTERNS))
     except Exception as e:
-        raise ModelLoadError(
-            f"model '{ref}' is not a local directory and could not be read from the Hugging Face hub "
-            f"({type(e).__name__}). Pass a local directory (--model /path/to/model), or `modelscope:ID` with the "
-            "modelscope package installed, or set HF_ENDPOINT to a reachable mirror.") from None
+        raise unreachable(ref, f"could not be read from the Hugging Face hub ({type(e).__name__})") from None
 
 
 def pick_device(device: str) -> torch.device:
+    from pandian.backends.registry import check_device
+
+    check_device(device)
     if device != "auto":
         return torch.device(device)
     if torch.cuda.is_available():
@@ -72,11 +72,11 @@ def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
         if device.type == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.float32
-    try:
-        return {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
-                "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}[dtype]
-    except KeyError:
-        raise ModelLoadError(f"unknown dtype '{dtype}': use auto, float32, bfloat16 or float16") from None
+    from pandian.backends.registry import DTYPES
+
+    if dtype not in DTYPES:
+        raise ModelLoadError(f"unknown --dtype '{dtype}': use auto, float32, bfloat16 or float16")
+    return getattr(torch, DTYPES[dtype])
 
 
 @dataclass
@@ -190,6 +190,7 @@ def load_hf_model(ref: str, dtype: str = "auto", device: str = "auto", trust_rem
     hf_logging.disable_progress_bar()  # rich draws pandian's own progress; two bars on one line garble both
     t0 = time.perf_counter()
     path = resolve_model_dir(ref, revision)
+    check_model_dir(path, ref)  # every caller (eval, judge, serve-model) learns what is wrong before a long load
     dev = pick_device(device)
     dt = pick_dtype(dtype, dev)
     try:
@@ -209,6 +210,7 @@ def load_hf_model(ref: str, dtype: str = "auto", device: str = "auto", trust_rem
     fingerprint = fingerprint_dir(path)
     if adapter:
         adapter_path = resolve_model_dir(adapter)
+        check_model_dir(adapter_path, adapter, adapter=True)
         if model is not None:
             try:
                 from peft import PeftModel

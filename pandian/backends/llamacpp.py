@@ -22,6 +22,7 @@ import numpy as np
 from pandian.backends.base import GenerationRequest, GenerationResult, ModelLoadError, Timing
 from pandian.backends.base import TokenRequest as Request
 from pandian.backends.engine import EngineStats, common_prefix_len
+from pandian.backends.model_files import check_gguf
 from pandian.backends.tokenize import encode_pairs
 
 
@@ -169,8 +170,7 @@ def load_gguf_model(path: str, n_ctx: int = 4096, n_threads: int | None = None) 
         raise ModelLoadError("GGUF files need llama-cpp-python: pip install 'pandian[llamacpp]'") from None
     t0 = time.perf_counter()
     gguf = Path(path)
-    if not gguf.is_file():
-        raise ModelLoadError(f"{path}: no such GGUF file")
+    check_gguf(path)
     llm = Llama(model_path=str(gguf), n_ctx=n_ctx, logits_all=True, verbose=False,
                 n_threads=n_threads or os.cpu_count())
     return LlamaCppModel(str(gguf), gguf, llm, GGUFTokenizer(llm), _file_fingerprint(gguf), time.perf_counter() - t0,

@@ -22,8 +22,9 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from typing import Iterator
 
-from pandian.backends.base import GenerationRequest, GenerationResult
 from pandian.backends.api_protocol import MalformedResponse, choice_logprobs, parse_response, retry_after_seconds
+from pandian.backends.base import GenerationRequest, GenerationResult
+from pandian.core.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 RETRY_STATUS = {408, 409, 429}
 
 
-class APIConfigError(ValueError):
+class APIConfigError(InputError):
     pass
 
 

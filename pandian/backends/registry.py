@@ -15,6 +15,11 @@ from pandian.backends.base import ModelLoadError
 
 BACKENDS = ("hf", "vllm", "llamacpp", "api")
 EXTRAS = {"vllm": "vllm", "llamacpp": "llamacpp", "api": "api"}  # the pip extra each optional backend needs
+LIBRARIES = {"vllm": "vllm", "llamacpp": "llama_cpp", "api": "openai"}  # ... and the library it brings
+# --dtype names -> torch's
+DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16", "float16": "float16",
+          "fp16": "float16"}
+QUANTS = ("int8", "int4")
 
 
 @dataclass
@@ -53,6 +58,66 @@ def backend_kind(ref: str, backend: str = "hf") -> str:
         raise ModelLoadError(f"unknown --backend '{backend}': use hf or vllm (.gguf files use llama.cpp, "
                              "PRESET:MODEL the OpenAI-compatible client)")
     return backend
+
+
+def check_model(ref: str, opts: ModelOptions, chat_template: bool = False) -> str:
+    """Everything about a model reference that can be known without loading it: the backend it takes, dtype,
+    device, quantization, that the directory is a whole model (or the GGUF file a GGUF file), and that its tokenizer
+    has a chat template when one is asked for. Returns the backend kind; ModelLoadError naming the flag."""
+    from importlib.util import find_spec
+
+    from pandian.backends import model_files
+
+    kind = backend_kind(ref, opts.backend)
+    if kind == "llamacpp":
+        model_files.check_gguf(ref)
+    needs = [(LIBRARIES[kind], EXTRAS[kind], f"the {kind} backend")] if kind in LIBRARIES else []
+    needs += [("bitsandbytes", "quant", "--quant")] if opts.quant and kind == "hf" else []
+    needs += [("peft", "peft", "--adapter")] if opts.adapter else []
+    for library, extra, what in needs:
+        if find_spec(library) is None:
+            raise ModelLoadError(f"{what} needs {library}, which is not installed: pip install 'pandian[{extra}]'")
+    if opts.dtype != "auto" and opts.dtype not in DTYPES:
+        raise ModelLoadError(f"unknown --dtype '{opts.dtype}': use auto, float32, bfloat16 or float16")
+    if opts.quant is not None and opts.quant not in QUANTS:
+        raise ModelLoadError(f"unknown --quant '{opts.quant}': use int8 or int4 (bitsandbytes)")
+    if kind not in ("hf", "vllm"):
+        return kind
+    if kind == "hf":
+        check_device(opts.device)
+    path = model_files.local_model_dir(ref, opts.revision)
+    if path is not None:
+        model_files.check_model_dir(path, ref)
+        if chat_template and not opts.trust_remote_code and not model_files.has_chat_template(path):
+            raise ModelLoadError(f"--chat-template: {ref} has no chat template (none in tokenizer_config.json, no "
+                                 "chat_template.jinja); use a plain prompt (no --chat-template)")
+    if opts.adapter:
+        adapter = model_files.local_model_dir(opts.adapter)
+        if adapter is not None:
+            model_files.check_model_dir(adapter, opts.adapter, adapter=True)
+    return kind
+
+
+def check_device(device: str) -> None:
+    """--device names a device this torch can use (torch is imported only when a device is named)."""
+    if device in ("auto", "cpu"):
+        return
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ModelLoadError(f"unknown --device '{device}': use auto, cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            build = "a CPU-only build" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}"
+            raise ModelLoadError(f"--device {device}: this torch ({torch.__version__}, {build}) sees no CUDA GPU; "
+                                 "use --device cpu (or auto), or install a CUDA build of torch on a machine with one")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ModelLoadError(f"--device {device}: there are {torch.cuda.device_count()} CUDA device(s), "
+                                 f"numbered from 0")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ModelLoadError(f"--device {device}: MPS is not available here; use --device cpu")
 
 
 def load_backend(ref: str, opts: ModelOptions | None = None):

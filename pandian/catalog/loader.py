@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from pandian.core.errors import InputError
+
 from .facts import Model, Resource, Route, Score, Source
 from .names import spelling_key
 
@@ -32,7 +34,7 @@ ALIAS_COLUMNS = ["model_key", "alias", "variant", "reason"]
 BENCHMARK_COLUMNS = ["benchmark", "spec", "leaderboard_split", "measured_as", "note"]
 
 
-class CatalogError(ValueError):
+class CatalogError(InputError):
     pass
 
 

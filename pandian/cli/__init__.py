@@ -5,8 +5,16 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="pandian (盘点): evaluate, compare and choose Chinese large language models.")
+from pandian.cli.common import Typer
+
+app = Typer(add_completion=False, no_args_is_help=True,
+            help="pandian (盘点): evaluate, compare and choose Chinese large language models.")
+
+
+@app.callback()
+def main(debug: bool = typer.Option(False, "--debug", envvar="PANDIAN_DEBUG",
+                                    help="on an internal error, show the full traceback")):
+    app.pretty_exceptions_short = not debug
 
 from pandian.cli import eval, compare, judge, runs, tools, demo, prompts  # noqa: E402,F401  (registers the commands)
 from pandian.cli import catalog, suite, choose, bias, report, web  # noqa: E402,F401

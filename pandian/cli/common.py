@@ -4,12 +4,16 @@ progress bar."""
 from __future__ import annotations
 
 import re
+import functools
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
+
+from pandian.core.errors import InputError
 
 
 def _console(stderr: bool = False) -> Console:
@@ -47,7 +51,8 @@ def printable(text) -> str:
 
 
 def fail(message: str, code: int = 2):
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # Text, not markup: messages carry paths and install hints ('exam[v2].csv', "pip install 'pandian[vllm]'")
+    err.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -59,6 +64,35 @@ def open_db(db: str | None):
         return open_store(db)
     except StoreConnectionError as e:
         fail(str(e))
+
+
+def warn(message: str) -> None:
+    err.print(Text.assemble(("warning:", "yellow"), " ", message), highlight=False, soft_wrap=True)
+
+
+class Typer(typer.Typer):
+    """Every command's InputError (a flag, file, spec or model reference that is wrong, its message naming it) is
+    one paragraph and exit code 2; any other exception is a bug and keeps its traceback (`pandian --debug` for the
+    full one). Help text is printed as written: no markup, so '[env PANDIAN_DATA_DIR]' stays."""
+
+    def __init__(self, **kwargs):
+        super().__init__(rich_markup_mode=None, pretty_exceptions_show_locals=False, **kwargs)
+
+    def command(self, *args, **kwargs):
+        register = super().command(*args, **kwargs)
+
+        def decorator(f):
+            @functools.wraps(f)
+            def run(*a, **kw):
+                try:
+                    return f(*a, **kw)
+                except InputError as e:
+                    fail(str(e))
+
+            register(run)
+            return f
+
+        return decorator
 
 
 def resolve_bench(bench: str, data_dir: Optional[Path], fields: list[str], trust_spec_code: bool = False):
@@ -96,7 +130,8 @@ def run_eval(backend, spec, opts, store, out: Optional[Path], quiet: bool = Fals
 
     from pandian.app import lifecycle
 
-    bar = Progress(TextColumn(escape(printable(spec.name))), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    name = printable(spec.name).replace("{", "{{").replace("}", "}}")  # shown as it is: no format, no markup
+    bar = Progress(TextColumn(name, markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TimeRemainingColumn(), console=err, disable=quiet, transient=False)
     task = None
 

@@ -30,18 +30,18 @@ def demo(
                   "(~25% on 4 choices) by design — the point is the pipeline, not the number.")
     model_dir = demo_model_dir(data_dir)
     model = load_backend(str(model_dir))
-    console.print(f"model: {model_dir} ({sum(p.numel() for p in model.model.parameters()) / 1e6:.1f}M parameters)",
-                  highlight=False)
+    params = sum(p.numel() for p in model.model.parameters()) / 1e6
+    console.print(f"model: {model_dir} ({params:.1f}M parameters)", highlight=False, markup=False)
     store = open_db(db)
     for spec, opts in demo_evaluations(data_dir, cmmlu_limit):
         print_summary(run_eval(model, spec, opts, store, None).summary)
     if not has_cmmlu(data_dir):
-        console.print(f"[yellow]CMMLU not found under {data_dir}[/]: pass --data-dir or set PANDIAN_DATA_DIR to a "
-                      "folder holding cmmlu/data/{dev,test}/ to include it.", highlight=False)
+        console.print(f"[yellow]CMMLU not found under {escape(str(data_dir))}[/]: pass --data-dir or set "
+                      "PANDIAN_DATA_DIR to a folder holding cmmlu/data/{dev,test}/ to include it.", highlight=False)
     rec = demo_recommendation(store)
     console.print("[bold]pandian recommend --scenario legal --gpu 24GB --commercial[/] (the top 3 of "
                   f"{len(rec['ranked'])}; {len(rec['excluded'])} excluded, each with its reason):")
     for e in rec["ranked"][:3]:
         console.print(f"  {escape(e['reason'])}", highlight=False)
-    console.print(f"records: {store.path} (pandian runs --db {store.path})", highlight=False)
+    console.print(f"records: {store.path} (pandian runs --db {store.path})", highlight=False, markup=False)
     store.close()

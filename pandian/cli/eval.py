@@ -82,80 +82,76 @@ def eval_cmd(
     from pandian.backends.resources import process_age_s
 
     startup = {"process_s": process_age_s()}  # the interpreter and the command line's own imports
-    from pandian.app.lifecycle import EvalOptions, load_inputs, write_outputs
+    from pandian.app.lifecycle import EvalOptions, write_outputs
     from pandian.app.published import beside_published
     from pandian.app.suites import check_parts, run_suite
-    from pandian.backends.base import ModelLoadError
-    from pandian.backends.openai_api import APIConfigError
+    from pandian.app.validate import check_eval
     from pandian.backends.registry import ModelOptions, load_backend
-    from pandian.catalog import CatalogError, load_catalog
+    from pandian.catalog import load_catalog
+    from pandian.cli.common import open_db, warn
     from pandian.cli.render import print_profile, print_summary
     from pandian.cli.render_catalog import print_published_beside
     from pandian.cli.suite import print_suite_result
-    from pandian.core.data import DataError
-    from pandian.core.spec import SpecError
     from pandian.core.suite import load_suite
     from pandian.settings import data_dir as resolve_data_dir
-    from pandian.cli.common import open_db
 
-    if scoring not in (None, "letter", "choice", "generate"):
-        fail("--scoring must be letter, choice or generate")
+    if overflow not in (None, "drop-shots", "truncate-left"):
+        fail("--overflow must be drop-shots or truncate-left")
     if (bench is None) == (suite is None):
         fail("give --bench or --suite (one of them)")
     if suite and (subjects or split or prompt_format or shots or field):
         fail("--suite: each part sets its own subjects, shots, split and prompt format; drop --subjects, "
              "--shots, --split, --prompt-format and --field")
-    if overflow not in (None, "drop-shots", "truncate-left"):
-        fail("--overflow must be drop-shots or truncate-left")
+    if catalog_key:
+        load_catalog().model(catalog_key)
+    the_suite = load_suite(suite) if suite else None
+    spec, ddir = ((None, resolve_data_dir(data_dir)) if suite
+                  else resolve_bench(bench, data_dir, field, trust_spec_code))
+    opts = EvalOptions(data_dir=ddir, shots=shots, subjects=subjects.split(",") if subjects is not None else None,
+                       limit=limit, split=split, prompt_format=prompt_format, scoring=scoring, overflow=overflow,
+                       chat_template=chat_template, system_prompt=system_prompt, batch_size=batch_size,
+                       reuse_prefix=not no_prefix_reuse, max_tokens=max_tokens, temperature=temperature,
+                       top_p=top_p, seed=seed, completions=completions, allow_remote_data=allow_remote_data,
+                       catalog_key=catalog_key)
+    mopts = ModelOptions(backend=backend, dtype=dtype, device=device, trust_remote_code=trust_remote_code,
+                         adapter=adapter, revision=revision, quant=quant, base_url=base_url, concurrency=concurrency,
+                         rpm=rpm, max_retries=max_retries, timeout=timeout, price_in=price_in, price_out=price_out)
+    # Every option, the spec, the data and the model's files are checked before the model loads or anything is
+    # written: a typo should not cost a 10-minute load, nor leave an empty run behind. A benchmark is read once.
+    t = time.perf_counter()
+    if the_suite:
+        checked, warnings = None, check_parts(the_suite, opts, model, mopts, out)
+    else:
+        checked = check_eval(model, mopts, spec, opts, out)
+        warnings = checked.warnings
+    startup["data_s"] = round(time.perf_counter() - t, 3)
+    for w in warnings:
+        warn(w)
+    store = open_db(db)
+    unscored = {"failed_calls": [], "computed_now": 0}  # over a suite's parts
+
+    def run_part(b, sp, o, st):
+        part = run_eval(b, sp, o, st, None, quiet=as_json)
+        unscored["failed_calls"] += part.summary.get("failed_calls") or []
+        unscored["computed_now"] += part.summary["computed_now"]
+        return part
+
     try:
-        if catalog_key:
-            load_catalog().model(catalog_key)
-        the_suite = load_suite(suite) if suite else None
-        spec, ddir = ((None, resolve_data_dir(data_dir)) if suite
-                      else resolve_bench(bench, data_dir, field, trust_spec_code))
-        opts = EvalOptions(data_dir=ddir, shots=shots, subjects=subjects.split(",") if subjects else None,
-                           limit=limit, split=split, prompt_format=prompt_format, scoring=scoring, overflow=overflow,
-                           chat_template=chat_template, system_prompt=system_prompt, batch_size=batch_size,
-                           reuse_prefix=not no_prefix_reuse, max_tokens=max_tokens, temperature=temperature,
-                           top_p=top_p, seed=seed, completions=completions, allow_remote_data=allow_remote_data,
-                           catalog_key=catalog_key)
-        # Validate data before loading a model: a typo should not cost a 10-minute load. A benchmark is read once.
-        inputs = None
+        mopts.cache = store
         t = time.perf_counter()
+        m = load_backend(model, mopts)
+        load_s = getattr(m, "load_s", None) or 0.0
+        startup.update(imports_s=round(time.perf_counter() - t - load_s, 3), load_s=round(load_s, 3))
         if the_suite:
-            check_parts(the_suite, opts)
+            result = run_suite(m, the_suite, opts, store, run_part)
         else:
-            inputs = load_inputs(spec, opts, opts.split or spec.splits.eval)
-        startup["data_s"] = round(time.perf_counter() - t, 3)
-        store = open_db(db)
-        unscored = {"failed_calls": [], "computed_now": 0}  # over a suite's parts
-
-        def run_part(b, sp, o, st):
-            part = run_eval(b, sp, o, st, None, quiet=as_json)
-            unscored["failed_calls"] += part.summary.get("failed_calls") or []
-            unscored["computed_now"] += part.summary["computed_now"]
-            return part
-
-        try:
-            t = time.perf_counter()
-            m = load_backend(model, ModelOptions(
-                backend=backend, dtype=dtype, device=device, trust_remote_code=trust_remote_code, adapter=adapter,
-                revision=revision, quant=quant, base_url=base_url, cache=store, concurrency=concurrency, rpm=rpm,
-                max_retries=max_retries, timeout=timeout, price_in=price_in, price_out=price_out))
-            load_s = getattr(m, "load_s", None) or 0.0
-            startup.update(imports_s=round(time.perf_counter() - t - load_s, 3), load_s=round(load_s, 3))
-            if the_suite:
-                result = run_suite(m, the_suite, opts, store, run_part)
-            else:
-                result = run_eval(m, spec, opts, store, None, quiet=as_json, inputs=inputs, startup=startup)
-                beside = beside_published(spec.name, result.summary["accuracy"], result.summary["config"],
-                                          m.name, catalog_key)
-                if beside is not None:
-                    result.summary["published"] = beside
-        finally:
-            store.close()
-    except (SpecError, DataError, ModelLoadError, APIConfigError, CatalogError) as e:
-        fail(str(e))
+            result = run_eval(m, spec, opts, store, None, quiet=as_json, inputs=checked.inputs, startup=startup)
+            beside = beside_published(spec.name, result.summary["accuracy"], result.summary["config"],
+                                      m.name, catalog_key)
+            if beside is not None:
+                result.summary["published"] = beside
+    finally:
+        store.close()
     if the_suite:
         if out:
             out.mkdir(parents=True, exist_ok=True)

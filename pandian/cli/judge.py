@@ -10,10 +10,10 @@ import typer
 from rich.table import Table
 
 from pandian.cli import app
-from pandian.cli.common import DataDirOption, DbOption, JsonOption, console, exit_failed_calls, fail
+from pandian.cli.common import DataDirOption, DbOption, JsonOption, Typer, console, exit_failed_calls, fail
 from pandian.cli.render import safe
 
-judge_app = typer.Typer(no_args_is_help=True, help="Grade open answers with a judge model (AlignBench, MT-Bench).")
+judge_app = Typer(no_args_is_help=True, help="Grade open answers with a judge model (AlignBench, MT-Bench).")
 app.add_typer(judge_app, name="judge")
 
 JudgeOption = typer.Option(..., "--judge", help="judge model: API reference or local model")

@@ -54,7 +54,7 @@ def gguf(
             full.unlink()
     except (ModelLoadError, KeyError) as e:
         fail(f"{e}")
-    console.print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB)", highlight=False)
+    console.print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB)", highlight=False, markup=False)
 
 
 @app.command("serve-model")

@@ -90,11 +90,15 @@ def read_arch(config: dict) -> Arch:
     """Architecture numbers from the config styles of Qwen, Qwen2, LLaMA/Yi/DeepSeek, Baichuan, ChatGLM, InternLM."""
     if _first(config, "num_experts", "n_routed_experts", "num_local_experts"):
         raise ValueError("mixture-of-experts configs are not supported: every expert's weights would need counting")
+    required = (("hidden_size",), ("num_hidden_layers", "num_layers", "n_layer"), ("num_attention_heads", "n_head"),
+                ("vocab_size", "padded_vocab_size"))
+    missing = [keys[0] for keys in required if not isinstance(_first(config, *keys), int) or _first(config, *keys) < 1]
+    if missing:
+        raise ValueError(f"config.json has no {', '.join(missing)} (or not as a positive integer): a partial config "
+                         "cannot be sized")
     hidden = config["hidden_size"]
     layers = _first(config, "num_hidden_layers", "num_layers", "n_layer")
     heads = _first(config, "num_attention_heads", "n_head")
-    if layers is None or heads is None:
-        raise ValueError("config.json has no layer or head count (num_hidden_layers / num_layers, num_attention_heads)")
     # ChatGLM-6B (GLM-1): GELU MLP; its lm_head is tied to the embedding by PretrainedConfig's default.
     glm1 = "inner_hidden_size" in config
     if config.get("multi_query_attention"):  # ChatGLM2/3, GLM-4: a few shared key/value groups
@@ -102,7 +106,7 @@ def read_arch(config: dict) -> Arch:
     else:
         kv_heads = _first(config, "num_key_value_heads", default=heads)
     head_dim = _first(config, "head_dim", "kv_channels", default=hidden // heads)
-    if config.get("model_type") == "qwen":
+    if config.get("model_type") == "qwen" and "intermediate_size" in config:
         ffn = config["intermediate_size"] // 2  # Qwen-1's intermediate_size counts w1 and w2 together
     else:
         ffn = _first(config, "intermediate_size", "ffn_hidden_size", "inner_hidden_size", default=4 * hidden)
@@ -126,7 +130,7 @@ def estimate(config: dict, quant: str | None = None, context: int = DEFAULT_CONT
     model runs in fp32, else 16-bit, also for int8/int4 weights).
     """
     if context < 1 or batch < 1:
-        raise ValueError(f"context and batch must be at least 1 (got context={context}, batch={batch})")
+        raise ValueError(f"--context and --batch must be at least 1 (got context {context}, batch {batch})")
     arch = read_arch(config)
     q = normalize_quant(quant)
     act = 4 if q == "fp32" else 2
@@ -192,7 +196,12 @@ def load_config(model_ref: str | Path) -> dict:
                 f"no config.json for '{model_ref}': pass a model directory or a config.json path "
                 f"(only config.json is needed: huggingface-cli download {model_ref} config.json)")
         path = Path(cached)
-    config = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as e:  # not JSON, or not UTF-8
+        raise ValueError(f"{path}: not a valid config.json ({e})") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: not a valid config.json (a JSON object is expected)")
     config.setdefault("_name_or_path", path.parent.name if path.name == "config.json" else path.stem)
     return config
 
@@ -200,9 +209,15 @@ def load_config(model_ref: str | Path) -> dict:
 def fit_report(model_ref: str, gpu: str, quant: str | None = None, context: int | None = None, batch: int = 1,
                as_json: bool = False) -> str:
     """The text `pandian fit` prints: the breakdown and a verdict, or the same as a JSON object."""
-    config = load_config(model_ref)
+    context = DEFAULT_CONTEXT if context is None else context
+    if context < 1 or batch < 1:
+        raise ValueError(f"--context {context} --batch {batch}: both must be at least 1")
     gpu_gb = parse_gpu(gpu)
-    est = estimate(config, quant, context or DEFAULT_CONTEXT, batch)
+    config = load_config(model_ref)
+    try:
+        est = estimate(config, quant, context, batch)
+    except ValueError as e:
+        raise ValueError(f"{model_ref}: {e}") from None
     headroom = gpu_gb - est["total_gb"]
     est.update(gpu_gb=gpu_gb, fits=fits(est["total_gb"], gpu_gb), headroom_gb=round(headroom, 3),
                borderline=abs(headroom) < BORDERLINE * est["total_gb"])

@@ -10,11 +10,14 @@ from itertools import combinations
 
 import jinja2
 from jinja2 import meta, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from pandian.core.data import Question
 from pandian.core.spec import BenchmarkSpec, PromptFormat, SpecError
 
-_env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+# Specs are shared files: their templates run sandboxed (no attribute of Python internals, no mutation), and a
+# missing variable or row field is an error, not an empty string.
+_env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
 
 # Every variable a template sees (docs/specs.md lists them); the answer template sees `label` too.
 VARIABLES = ("question", "target", "row", "choices", "labels", "options", "subject", "subject_name", "multi",
@@ -59,6 +62,7 @@ def check_templates(spec: BenchmarkSpec) -> list[tuple[tuple, str]]:
             loc = ("prompts", name, part)
             try:
                 ast = _env.parse(getattr(fmt, part))
+                _template(getattr(fmt, part))  # compiling finds what parsing does not: unknown filters and tests
             except jinja2.TemplateSyntaxError as e:
                 problems.append((loc, f"template line {e.lineno}: {e.message}"))
                 continue
@@ -141,3 +145,46 @@ def render(spec: BenchmarkSpec, fmt: PromptFormat, q: Question, shots: list[Ques
         answers=answers,
         question_alone=alone if alone != question else None,
     )
+
+
+# ---------------------------------------------------------------- tried before a run
+
+
+def _message(e: Exception) -> str:
+    if isinstance(e, jinja2.TemplateSyntaxError):
+        return f"template line {e.lineno}: {e.message}"
+    if isinstance(e, jinja2.exceptions.SecurityError):
+        return f"{str(e).rstrip('.')}: templates run sandboxed, they read the question's variables, not Python's " \
+               "internals"
+    return str(e) if isinstance(e, jinja2.UndefinedError) else f"{type(e).__name__}: {e}"
+
+
+def _try(spec: BenchmarkSpec, fmt_name: str, part: str, q: Question, **extra) -> None:
+    try:
+        _template(getattr(spec.prompts[fmt_name], part)).render(**_vars(q, spec, shot=False), **extra)
+    except Exception as e:  # a spec is the user's code: whatever it raises is the spec's mistake
+        raise SpecError(f"{spec.where(('prompts', fmt_name, part))}: {_message(e)} (rendering {q.origin})") from None
+
+
+def check_prompts(spec: BenchmarkSpec, fmt_name: str, questions: list[Question], shots, scoring: str) -> None:
+    """Render each template of the format on its own on the first question of each subject and on its few-shot
+    examples (shots(q)), so that a mistake is a SpecError naming the spec's file, line and field before a model
+    loads rather than a traceback halfway through a run."""
+    firsts: dict[str, Question] = {}
+    for q in questions:
+        firsts.setdefault(q.subject, q)
+    for q in firsts.values():
+        examples = shots(q)
+        for s in [q, *examples]:
+            _try(spec, fmt_name, "description", s)
+            _try(spec, fmt_name, "question", s)
+        for fill in (q.labels if scoring == "letter" or not q.choices else q.choices) or [None]:
+            _try(spec, fmt_name, "answer", q, label=fill)
+        for s in examples:
+            _try(spec, fmt_name, "answer", s, label=s.answer_label)
+        try:
+            render(spec, spec.prompts[fmt_name], q, examples, scoring)
+        except SpecError:
+            raise
+        except Exception as e:  # the parts rendered alone: what fails only together is named as the format
+            raise SpecError(f"{spec.where(('prompts', fmt_name))}: {_message(e)} (rendering {q.origin})") from None

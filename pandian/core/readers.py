@@ -9,8 +9,10 @@ import json
 from pathlib import Path
 from typing import Iterator
 
+from pandian.core.errors import InputError
 
-class DataError(ValueError):
+
+class DataError(InputError):
     def __init__(self, path: Path | str, message: str, row: int | str | None = None, field: str | None = None):
         self.path, self.row, self.field = str(path), row, field
         where = str(path)

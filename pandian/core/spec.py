@@ -16,12 +16,14 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
+from pandian.core.errors import InputError
+
 BUILTIN_DIR = Path(__file__).parent.parent / "benchmarks"
 # An option's label inside a question's text: "A." "A．" "A:" "A：" "A、" "(A)" "（A）" "A)", not inside a word.
 DEFAULT_OPTION_PATTERN = r"(?<![A-Za-z])[(（]?(?P<label>[A-J])(?:[)）]|\s*[.．:：、])"
 
 
-class SpecError(ValueError):
+class SpecError(InputError):
     pass
 
 
@@ -52,6 +54,14 @@ class Source(Strict):
     items: str | None = None
     encoding: str = "utf-8"  # e.g. gb18030 for releases saved on Chinese Windows; a UTF-8 BOM is always allowed
     sheet: str | None = None  # xlsx: the worksheet (default: the first)
+
+    @field_validator("path")
+    @classmethod
+    def _placeholders(cls, v):
+        if re.search(r"[{}]", re.sub(r"\{\w+\}", "", v)):
+            raise ValueError(f"{v!r} has a brace outside a placeholder (placeholders are {{split}}, {{subject}} or "
+                             "{name})")
+        return v
 
     @field_validator("delimiter")
     @classmethod
@@ -284,6 +294,16 @@ class BenchmarkSpec(Strict):
     def allow_code(self) -> None:
         self._code_allowed = True
 
+    _source: Path | None = PrivateAttr(default=None)  # the spec file, for errors that name its lines
+
+    def where(self, loc: tuple) -> str:
+        """'FILE, line N, field 'a.b'' for a field path, as errors name it."""
+        field = ".".join(map(str, loc))
+        if self._source is None:
+            return f"{self.name}, field '{field}'"
+        line = _line_of(self._source.read_text(encoding="utf-8"), loc)
+        return f"{self._source}, line {line}, field '{field}'" if line else f"{self._source}, field '{field}'"
+
     def spec_hash(self) -> str:
         # Defaults are left out, so that a new optional field never changes the identity of existing runs.
         blob = json.dumps(self.model_dump(mode="json", exclude_defaults=True), sort_keys=True, ensure_ascii=False)
@@ -355,6 +375,7 @@ def load_spec_file(path: Path) -> BenchmarkSpec:
         where = f"{path}, line {line}" if line else str(path)
         raise SpecError(f"{where}, field '{'.'.join(loc)}': {message}")
     spec._folder = path.resolve().parent
+    spec._source = path
     return spec
 
 

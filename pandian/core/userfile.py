@@ -73,6 +73,8 @@ def user_spec(path: Path, overrides: dict[str, str]) -> BenchmarkSpec:
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise DataError(path, f"unsupported file type '{path.suffix}': use one of {', '.join(FORMATS)}")
+    if "{" in path.name or "}" in path.name:  # a spec path's braces are placeholders: this name cannot be one
+        raise DataError(path, "a file name with { or } cannot be read as a benchmark of your own; rename the file")
     unknown = [k for k in overrides if k not in FIELD_NAMES]
     if unknown:
         raise DataError(path, f"--field {unknown[0]}=…: not a field name; use one of {', '.join(FIELD_NAMES)} "

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pandian.settings import store_location
-from pandian.store.sqlite import SQLiteStore
+from pandian.store.sqlite import SQLiteStore, StoreError
 
 ResultStore = SQLiteStore  # the interface every engine implements; SQLite is the embedded default
 
@@ -32,4 +32,4 @@ def open_store(location: Path | str | None = None) -> ResultStore:
     return SQLiteStore(where)
 
 
-__all__ = ["ResultStore", "SQLiteStore", "StoreConnectionError", "is_postgres_url", "open_store"]
+__all__ = ["ResultStore", "SQLiteStore", "StoreConnectionError", "StoreError", "is_postgres_url", "open_store"]

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from pandian.core.errors import InputError
 from pandian.core.records import JSON_FIELDS, RECORD_FIELDS, Record
 from pandian.store.survey import SurveyReads
 
@@ -102,9 +103,30 @@ def decode_record(row) -> Record:
     return Record(**d)
 
 
+class StoreError(InputError):
+    pass
+
+
+def check_location(path: Path) -> None:
+    """StoreError when `path` cannot be a results database: checked before connecting, which would write to it."""
+    if path.is_dir():
+        raise StoreError(f"--db {path}: a folder; --db names a results database file")
+    if path.is_file() and path.stat().st_size:
+        with path.open("rb") as f:
+            if f.read(16) != b"SQLite format 3\x00":
+                raise StoreError(f"--db {path}: not a results database (not an SQLite file); name a new file, or "
+                                 "one pandian wrote")
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise StoreError(f"--db {path}: {parent} is a file, so the folder cannot be made")
+
+
 class SQLiteStore(SurveyReads):
     def __init__(self, path: Path | str):
         self.path = Path(path)
+        check_location(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()  # the API cache is written from the client's worker threads
         self.conn = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
