@@ -69,26 +69,28 @@ def whole_commands(args, path: Path, subjects: list[str], n_q: int, gold: dict, 
                            work)
     runner.pandian(limit=1)
     runner.lmeval(limit=1)  # builds lm-eval's dataset cache, as any second run finds it
-    walls = {"pandian": [], "lmeval": []}
+    walls, cpus = {"pandian": [], "lmeval": []}, {"pandian": [], "lmeval": []}
     preds, startups = {}, []
     for rep in range(args.repeats):
         order = ("pandian", "lmeval") if rep % 2 == 0 else ("lmeval", "pandian")
         for name in order:
             out = runner.pandian() if name == "pandian" else runner.lmeval()
             walls[name].append(round(out["wall_s"], 2))
+            cpus[name].append(round(out["cpu_s"], 2))
             preds[name] = out["preds"]
             if name == "pandian" and out.get("startup"):
                 startups.append(out["startup"])
-            print(f"  whole command {name}: {out['wall_s']:.1f} s", flush=True)
+            print(f"  whole command {name}: {out['wall_s']:.1f} s wall, {out['cpu_s']:.1f} s CPU", flush=True)
     res = {}
     for name, w in walls.items():
         total = sum(w)
-        res[name] = {"wall_s": w, "mean_s": round(total / len(w), 2), "q_per_s": round(n_q * len(w) / total, 2),
+        res[name] = {"wall_s": w, "cpu_s": cpus[name], "mean_s": round(total / len(w), 2), "q_per_s": round(n_q * len(w) / total, 2),
                      "floor_fraction": round(floor_s * len(w) / total, 3),
                      "acc": round(sum(preds[name][k] == gold[k] for k in gold) / n_q, 4)}
     if startups:
         res["pandian"]["startup"] = startups[-1]
     res["ratio"] = round(sum(walls["lmeval"]) / sum(walls["pandian"]), 2)
+    res["cpu_ratio"] = round(sum(cpus["lmeval"]) / sum(cpus["pandian"]), 2)
     res["letter_agreement"] = agreement(preds["pandian"], preds["lmeval"])
     return res
 

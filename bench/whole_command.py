@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -48,7 +49,7 @@ class WholeCommands:
             "--json"]
         if limit or self.limit:
             cmd += ["--limit", str(limit or self.limit)]
-        wall = self._run(cmd)
+        wall, cpu = self._run(cmd)
         summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
         preds = {}
         for line in (out / "records.jsonl").read_text(encoding="utf-8").splitlines():
@@ -56,7 +57,8 @@ class WholeCommands:
             subject, idx = r["qid"].split("/")
             preds[(subject, int(idx))] = "ABCD".index(r["pred"])
         shutil.rmtree(out)
-        return {"wall_s": wall, "preds": preds, "startup": summary.get("resources", {}).get("startup")}
+        return {"wall_s": wall, "cpu_s": cpu, "preds": preds,
+                "startup": summary.get("resources", {}).get("startup")}
 
     def lmeval(self, limit: int | None = None) -> dict:
         out = self.work / f"lmeval-{self.runs}"
@@ -67,7 +69,7 @@ class WholeCommands:
             "--batch_size", self.lmeval_batch, "--device", self.device, "--output_path", str(out), "--log_samples"]
         if limit or self.limit:
             cmd += ["--limit", str(limit or self.limit)]
-        wall = self._run(cmd)
+        wall, cpu = self._run(cmd)
         preds = {}
         for f in out.rglob("samples_*.jsonl"):
             subject = f.name.removeprefix("samples_pandian_cmmlu_").rsplit("_", 1)[0]
@@ -76,12 +78,16 @@ class WholeCommands:
                 lls = [float(r[0]) for r in s["filtered_resps"]]  # written as strings
                 preds[(subject, s["doc_id"])] = max(range(len(lls)), key=lambda i: lls[i])
         shutil.rmtree(out)
-        return {"wall_s": wall, "preds": preds}
+        return {"wall_s": wall, "cpu_s": cpu, "preds": preds}
 
-    def _run(self, cmd: list[str]) -> float:
+    def _run(self, cmd: list[str]) -> tuple[float, float]:
+        """(wall seconds, CPU seconds: user + system of the command and its children). On a loaded machine the
+        CPU time is the steadier of the two."""
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
         proc = subprocess.run(cmd, env=self.env, cwd=self.work, capture_output=True, text=True)
         wall = time.perf_counter() - t
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if proc.returncode != 0:
             raise SystemExit(f"{' '.join(cmd[:3])} ... failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-        return wall
+        return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime

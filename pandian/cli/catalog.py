@@ -11,10 +11,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from pandian.cli import app
-from pandian.cli.common import DbOption, JsonOption, console, fail
+from pandian.cli.common import DbOption, JsonOption, Typer, console, fail
 
-catalog_app = typer.Typer(help="The surveyed models: published scores with sources, GPU memory, licences, and how "
-                               "pandian evaluates each.", no_args_is_help=False)
+catalog_app = Typer(help="The surveyed models: published scores with sources, GPU memory, licences, and how "
+                         "pandian evaluates each.", no_args_is_help=False)
 app.add_typer(catalog_app, name="catalog")
 
 
