@@ -22,7 +22,8 @@ err = _console(stderr=True)
 DATA_FILE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".xlsx")
 
 DataDirOption = typer.Option(None, "--data-dir", help="folder with benchmark releases [env PANDIAN_DATA_DIR]")
-DbOption = typer.Option(None, "--db", help="results database [env PANDIAN_DB, default ~/.pandian/results.db]")
+DbOption = typer.Option(None, "--db", help="results store: a SQLite file or postgresql://USER@HOST/DB [env PANDIAN_DB, "
+                                           "default ~/.pandian/results.db]")
 JsonOption = typer.Option(False, "--json", help="print JSON instead of tables")
 BenchOption = typer.Option(..., "--bench", help="built-in benchmark name, a spec .yaml (docs/specs.md), or your own "
                                                  ".csv/.tsv/.jsonl/.json/.xlsx")
@@ -35,6 +36,16 @@ TrustSpecCodeOption = typer.Option(False, "--trust-spec-code", help="let a spec'
 def fail(message: str, code: int = 2):
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def open_db(db: str | None):
+    """The results store a --db value names (a SQLite path or a postgresql:// URL); exit 2 when it cannot open."""
+    from pandian.store import StoreConnectionError, open_store
+
+    try:
+        return open_store(db)
+    except StoreConnectionError as e:
+        fail(str(e))
 
 
 def resolve_bench(bench: str, data_dir: Optional[Path], fields: list[str], trust_spec_code: bool = False):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Optional
 
 import typer
@@ -17,7 +16,7 @@ def compare_cmd(
     runs_: list[str] = typer.Argument(..., metavar="RUN...", help="run ids (or prefixes) or model names; the first "
                                                                    "is the baseline"),
     bench: Optional[str] = typer.Option(None, help="when naming models: which benchmark's runs"),
-    db: Optional[Path] = DbOption,
+    db: Optional[str] = DbOption,
     flips: int = typer.Option(10, help="flipped questions to list per variant"),
     as_json: bool = typer.Option(False, "--json", help="print the comparison as JSON"),
 ):
@@ -25,9 +24,9 @@ def compare_cmd(
     from pandian.app.compare import compare, resolve
     from pandian.cli.render import print_comparison
     from pandian.core.spec import SpecError
-    from pandian.store import open_store
+    from pandian.cli.common import open_db
 
-    store = open_store(db)
+    store = open_db(db)
     try:
         result = compare(store, resolve(store, runs_, bench))
     except SpecError as e:

@@ -15,7 +15,7 @@ from pandian.cli.common import DataDirOption, DbOption, console, run_eval
 @app.command()
 def demo(
     data_dir: Optional[Path] = DataDirOption,
-    db: Optional[Path] = DbOption,
+    db: Optional[str] = DbOption,
     cmmlu_limit: int = typer.Option(10, help="CMMLU questions per subject (5-shot)"),
 ):
     """Offline end-to-end run on a tiny random-init model built locally (scores at chance by design)."""
@@ -23,7 +23,7 @@ def demo(
     from pandian.app.demo import demo_evaluations, demo_model_dir, demo_recommendation, has_cmmlu
     from pandian.backends.registry import load_backend
     from pandian.cli.render import print_summary
-    from pandian.store import open_store
+    from pandian.cli.common import open_db
 
     data_dir = settings.data_dir(data_dir)
     console.print("[bold]pandian demo[/]: building (or reusing) a tiny random-init model; it scores at chance "
@@ -32,7 +32,7 @@ def demo(
     model = load_backend(str(model_dir))
     console.print(f"model: {model_dir} ({sum(p.numel() for p in model.model.parameters()) / 1e6:.1f}M parameters)",
                   highlight=False)
-    store = open_store(db)
+    store = open_db(db)
     for spec, opts in demo_evaluations(data_dir, cmmlu_limit):
         print_summary(run_eval(model, spec, opts, store, None).summary)
     if not has_cmmlu(data_dir):

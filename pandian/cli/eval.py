@@ -60,7 +60,7 @@ def eval_cmd(
     allow_remote_data: bool = typer.Option(False, help="let a remote API see a private benchmark's questions (your "
                                                        "own file, or a spec marked private)"),
     no_prefix_reuse: bool = typer.Option(False, help="recompute shared few-shot prefixes (slower; same results)"),
-    db: Optional[Path] = DbOption,
+    db: Optional[str] = DbOption,
     out: Optional[Path] = typer.Option(None, help="also write OUT/summary.json and OUT/records.jsonl"),
     per_subject: bool = typer.Option(False, help="print the per-subject table too"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
@@ -84,7 +84,7 @@ def eval_cmd(
     from pandian.core.spec import SpecError
     from pandian.core.suite import load_suite
     from pandian.settings import data_dir as resolve_data_dir
-    from pandian.store import open_store
+    from pandian.cli.common import open_db
 
     if scoring not in ("letter", "choice", "generate"):
         fail("--scoring must be letter, choice or generate")
@@ -110,7 +110,7 @@ def eval_cmd(
             check_parts(the_suite, opts)
         else:
             load_split(spec, opts.data_dir, opts.split or spec.splits.eval, opts.subjects)
-        store = open_store(db)
+        store = open_db(db)
         try:
             m = load_backend(model, ModelOptions(
                 backend=backend, dtype=dtype, device=device, trust_remote_code=trust_remote_code, adapter=adapter,

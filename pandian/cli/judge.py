@@ -30,9 +30,9 @@ def _context(run_ids: list[str], db: Optional[Path], data_dir: Optional[Path], j
     from pandian.backends.openai_api import APIConfigError
     from pandian.backends.registry import ModelOptions, load_backend
     from pandian.core.spec import SpecError, load_spec
-    from pandian.store import open_store
+    from pandian.cli.common import open_db
 
-    store = open_store(db)
+    store = open_db(db)
     runs = [store.run(r) for r in run_ids]
     if any(r is None for r in runs):
         fail(f"unknown run among {', '.join(run_ids)}; `pandian runs` lists them")
@@ -54,7 +54,7 @@ def judge_grade(
     base_url: Optional[str] = BaseUrlOption,
     device: str = DeviceOption,
     data_dir: Optional[Path] = DataDirOption,
-    db: Optional[Path] = DbOption,
+    db: Optional[str] = DbOption,
     as_json: bool = JsonOption,
     allow_remote_data: bool = AllowRemoteOption,
 ):
@@ -88,7 +88,7 @@ def judge_pairwise_cmd(
     base_url: Optional[str] = BaseUrlOption,
     device: str = DeviceOption,
     data_dir: Optional[Path] = DataDirOption,
-    db: Optional[Path] = DbOption,
+    db: Optional[str] = DbOption,
     as_json: bool = JsonOption,
     allow_remote_data: bool = AllowRemoteOption,
 ):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 import typer
@@ -36,11 +35,11 @@ def benchmarks(specs: list[Path] = typer.Argument(None, help="spec .yaml files t
 
 
 @app.command()
-def runs(db: Optional[Path] = DbOption):
+def runs(db: Optional[str] = DbOption):
     """List stored runs."""
-    from pandian.store import open_store
+    from pandian.cli.common import open_db
 
-    store = open_store(db)
+    store = open_db(db)
     table = Table("run", "model", "benchmark", "shots", "format", "variant", "questions", "acc %")
     for r in store.runs():
         cfg = r["config"]

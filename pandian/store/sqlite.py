@@ -13,6 +13,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Iterator
 
 from pandian.core.records import JSON_FIELDS, RECORD_FIELDS, Record
 from pandian.store.survey import SurveyReads
@@ -82,7 +83,7 @@ CREATE TABLE IF NOT EXISTS api_responses (
 """
 
 
-def _encode(rec: Record) -> tuple:
+def encode_record(rec: Record) -> tuple:
     d = rec.to_dict()
     for k in JSON_FIELDS:
         d[k] = json.dumps(d[k], ensure_ascii=False) if d[k] is not None else None
@@ -91,7 +92,7 @@ def _encode(rec: Record) -> tuple:
     return tuple(d[k] for k in RECORD_FIELDS)
 
 
-def _decode(row) -> Record:
+def decode_record(row) -> Record:
     d = dict(zip(RECORD_FIELDS, row))
     for k in JSON_FIELDS:
         d[k] = json.loads(d[k]) if d[k] is not None else None
@@ -176,11 +177,11 @@ class SQLiteStore(SurveyReads):
     def add_records(self, run_id: str, records: list[Record]) -> None:
         marks = ",".join("?" * (len(RECORD_FIELDS) + 1))
         self._write(f"INSERT OR REPLACE INTO records (run_id, {', '.join(RECORD_FIELDS)}) VALUES ({marks})",
-                    [(run_id, *_encode(r)) for r in records], many=True)
+                    [(run_id, *encode_record(r)) for r in records], many=True)
 
     def records(self, run_id: str, qids: set[str] | None = None) -> list[Record]:
         rows = self._read(f"SELECT {', '.join(RECORD_FIELDS)} FROM records WHERE run_id = ? ORDER BY rowid", (run_id,))
-        return [_decode(r) for r in rows if qids is None or r[0] in qids]
+        return [decode_record(r) for r in rows if qids is None or r[0] in qids]
 
     # ------------------------------------------------------------------ sessions
 
@@ -224,3 +225,29 @@ class SQLiteStore(SurveyReads):
 
     def cached_count(self) -> int:
         return self._read("SELECT COUNT(*) FROM api_responses")[0][0]
+
+    # ------------------------------------------------------------------ whole tables (pandian db copy)
+
+    def columns(self, table: str) -> list[str]:
+        return [r[1] for r in self._read(f"PRAGMA table_info({table})")]
+
+    def table_rows(self, table: str, columns: list[str], chunk: int = 5000) -> Iterator[list[tuple]]:
+        """Chunks of a table's rows (those columns), in insertion order."""
+        cur = self.conn.cursor()  # a cursor of its own, read in chunks while the caller writes to another store
+        cur.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY rowid")
+        while rows := cur.fetchmany(chunk):
+            yield rows
+
+    def put_rows(self, table: str, columns: list[str], rows: list[tuple], key: tuple[str, ...] | None) -> int:
+        """Insert the rows not there yet (same `key`; for a table without one, the same values in every column);
+        returns how many were new."""
+        return self._write(self._insert_new(table, columns, key), rows, many=True).rowcount
+
+    @staticmethod
+    def _insert_new(table: str, columns: list[str], key: tuple[str, ...] | None) -> str:
+        names, marks = ", ".join(columns), ", ".join("?" * len(columns))
+        if key:
+            return f"INSERT OR IGNORE INTO {table} ({names}) VALUES ({marks})"
+        match = " AND ".join(f"t.{c} IS v.column{i}" for i, c in enumerate(columns, 1))  # VALUES names them so
+        return (f"INSERT INTO {table} ({names}) SELECT * FROM (VALUES ({marks})) AS v "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {match})")
