@@ -5,7 +5,7 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 BIN = $(VENV)/bin
 
-.PHONY: demo test bench browser-deps clean
+.PHONY: demo test test-cluster bench browser-deps clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,15 @@ browser-deps:
 
 test: $(BIN)/.installed browser-deps
 	$(BIN)/python -m pytest -q -ra
+
+# The cluster tests: a PostgreSQL server on 127.0.0.1 (Debian's postgresql binaries; .ci/run installs them) and a
+# 2-node Ray cluster on this machine, both started and stopped by the tests. `make test` leaves them out to stay fast.
+$(BIN)/.cluster: $(BIN)/.installed
+	$(BIN)/pip install -q -e ".[test,ray,postgres]"
+	touch $@
+
+test-cluster: $(BIN)/.cluster
+	$(BIN)/python -m pytest -q -ra -m "ray or postgres"
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/mc_speed.py

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -68,6 +69,34 @@ def create_database(server_url: str, name: str) -> str:
     return server_url.rsplit("/", 1)[0] + f"/{name}"
 
 
+def descendants(pid: int) -> list[int]:
+    """Every living process below `pid` (children first found through /proc)."""
+    parent = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                parent[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    out, frontier = [], [pid]
+    while frontier:
+        kids = [p for p, pp in parent.items() if pp in frontier]
+        out += kids
+        frontier = kids
+    return out
+
+
+def titles(pids: list[int]) -> dict[int, str]:
+    """Each process's command line; Ray names a worker by the task it runs ("ray::Actor.method")."""
+    out = {}
+    for pid in pids:
+        try:
+            out[pid] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except OSError:
+            continue
+    return out
+
+
 class RayCluster:
     """A local cluster: a head node and worker nodes, each with `cpus` CPUs, token authentication on."""
 
@@ -78,6 +107,7 @@ class RayCluster:
         self.env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
                     "RAY_USAGE_STATS_ENABLED": "0"}
         self.nodes: list[subprocess.Popen] = []
+        self.ray_tmp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))  # Ray's socket paths must stay short
 
     def _start(self, args: list[str], log: str) -> subprocess.Popen:
         ray = Path(sys.executable).with_name("ray")
@@ -89,24 +119,32 @@ class RayCluster:
         return proc
 
     def start_head(self) -> None:
-        tmp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))  # Ray's socket paths must stay short
-        self.ray_tmp = tmp
-        self._start(["--head", f"--port={self.port}", "--include-dashboard=false", f"--temp-dir={tmp}"], "head.log")
+        self._start(["--head", f"--port={self.port}", "--include-dashboard=false", f"--temp-dir={self.ray_tmp}"],
+                    "head.log")
 
     def add_worker(self) -> subprocess.Popen:
         return self._start([f"--address={self.address}"], f"worker{len(self.nodes)}.log")
 
     def kill(self, proc: subprocess.Popen) -> None:
-        """SIGKILL a node's whole process group: its raylet, and with it every actor on that node."""
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        """A machine dying: SIGKILL every process of the node at once, its raylet and its actors (which run in
+        sessions of their own, so they are found by parentage, not by process group)."""
+        for pid in descendants(proc.pid) + [proc.pid]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         proc.wait(timeout=30)
+
+    def wait_started(self, timeout: float = 180) -> None:
+        """Until every node's `ray start` says its runtime is up (it prints that once registered)."""
+        deadline = time.monotonic() + timeout
+        logs = [self.workdir / ("head.log" if i == 0 else f"worker{i}.log") for i in range(len(self.nodes))]
+        while not all(p.exists() and "Ray runtime started" in p.read_text(errors="replace") for p in logs):
+            dead = [p.name for p, n in zip(logs, self.nodes) if n.poll() is not None]
+            assert not dead and time.monotonic() < deadline, f"ray nodes did not start: {dead or 'timeout'}"
+            time.sleep(0.5)
 
     def stop(self) -> None:
         for proc in reversed(self.nodes):
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(timeout=30)
-        shutil.rmtree(getattr(self, "ray_tmp", ""), ignore_errors=True)
+            self.kill(proc)
+        shutil.rmtree(self.ray_tmp, ignore_errors=True)

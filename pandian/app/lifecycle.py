@@ -127,12 +127,20 @@ def uses_generation(backend, spec: BenchmarkSpec, opts: EvalOptions) -> bool:
     return not can_score(backend) or opts.scoring == "generate" or spec.kind != "multiple_choice"
 
 
-def evaluate(backend, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore,
-             progress: Progress | None = None) -> EvalResult:
+@dataclass
+class Identified:
+    run_id: str
+    ident: dict
+    inputs: Inputs
+    strategy: Strategy
+
+
+def identify(backend, spec: BenchmarkSpec, opts: EvalOptions) -> Identified:
+    """The run that (backend, benchmark, options) computes into, with its validated inputs; nothing is written.
+    A backend opened without weights (load_hf_model(weights=False)) gives the same run id as the loaded model."""
     from pandian.app.generation import GenerationStrategy
     from pandian.app.likelihood import LikelihoodStrategy
 
-    progress = progress or Progress()
     split = opts.split or spec.splits.eval
     fmt_name = opts.prompt_format or spec.default_prompt
     if fmt_name not in spec.prompts:
@@ -145,6 +153,14 @@ def evaluate(backend, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore
                                  data_fp=inputs.data_fp, split=split, prompt_format=fmt_name, shots=opts.shots,
                                  scoring=opts.scoring, system_prompt=opts.system_prompt,
                                  **strategy.identity(spec, opts))
+    return Identified(run_id, ident, inputs, strategy)
+
+
+def evaluate(backend, spec: BenchmarkSpec, opts: EvalOptions, store: ResultStore,
+             progress: Progress | None = None) -> EvalResult:
+    progress = progress or Progress()
+    found = identify(backend, spec, opts)
+    run_id, ident, inputs, strategy = found.run_id, found.ident, found.inputs, found.strategy
     # the spec and data folder travel with the run (not its identity), so its prompts can be re-rendered later
     config = {**ident, "model": backend.name, "spec": spec.model_dump(mode="json"), "data_dir": str(opts.data_dir),
               "catalog_key": opts.catalog_key}

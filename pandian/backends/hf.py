@@ -91,10 +91,11 @@ class HFModel:
     fingerprint: str
     load_s: float
     quant: str | None = None
+    config: object = None  # the model's config, read without the weights (load_hf_model(weights=False))
 
     @property
     def max_length(self) -> int:
-        cfg = self.model.config
+        cfg = self.model.config if self.model is not None else self.config
         for attr in ("max_position_embeddings", "seq_length", "n_positions", "max_sequence_length"):
             if getattr(cfg, attr, None):
                 return int(getattr(cfg, attr))
@@ -177,10 +178,13 @@ def quantization_config(quant: str | None, dtype: torch.dtype):
 
 
 def load_hf_model(ref: str, dtype: str = "auto", device: str = "auto", trust_remote_code: bool = False,
-                  adapter: str | None = None, revision: str | None = None, quant: str | None = None) -> HFModel:
+                  adapter: str | None = None, revision: str | None = None, quant: str | None = None,
+                  weights: bool = True) -> HFModel:
+    """weights=False: the tokenizer and config only, which give the run's identity, context length, chat template and
+    token counts without reading the weights (what `pandian plan` needs for a grid of large models)."""
     import time
 
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # rich draws pandian's own progress; two bars on one line garble both
@@ -190,9 +194,13 @@ def load_hf_model(ref: str, dtype: str = "auto", device: str = "auto", trust_rem
     dt = pick_dtype(dtype, dev)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
-        qconfig = quantization_config(quant, dt)
-        extra = {"quantization_config": qconfig, "device_map": str(dev)} if qconfig else {}
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dt, trust_remote_code=trust_remote_code, **extra)
+        if weights:
+            qconfig = quantization_config(quant, dt)
+            extra = {"quantization_config": qconfig, "device_map": str(dev)} if qconfig else {}
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=dt, trust_remote_code=trust_remote_code, **extra)
+            config = model.config
+        else:
+            model, config = None, AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
     except ValueError as e:
         if "trust_remote_code" in str(e) and not trust_remote_code:
             raise ModelLoadError(f"{ref} ships its own modelling code; rerun with --trust-remote-code if you trust "
@@ -200,19 +208,21 @@ def load_hf_model(ref: str, dtype: str = "auto", device: str = "auto", trust_rem
         raise
     fingerprint = fingerprint_dir(path)
     if adapter:
-        try:
-            from peft import PeftModel
-        except ImportError:
-            raise ModelLoadError("--adapter needs peft: pip install 'pandian[peft]'") from None
         adapter_path = resolve_model_dir(adapter)
-        # Merging gives the same function as the adapter applied on the fly, and runs at base-model speed.
-        model = PeftModel.from_pretrained(model, adapter_path).merge_and_unload()
+        if model is not None:
+            try:
+                from peft import PeftModel
+            except ImportError:
+                raise ModelLoadError("--adapter needs peft: pip install 'pandian[peft]'") from None
+            # Merging gives the same function as the adapter applied on the fly, and runs at base-model speed.
+            model = PeftModel.from_pretrained(model, adapter_path).merge_and_unload()
         fingerprint = hashlib.sha256((fingerprint + fingerprint_dir(adapter_path)).encode()).hexdigest()[:16]
         ref = f"{ref}+{adapter}"
-    if quant is None:
-        model.to(dev)  # quantized models are placed by device_map at load
-    model.eval()
-    return HFModel(ref, path, model, tokenizer, dev, dt, fingerprint, time.perf_counter() - t0, quant)
+    if model is not None:
+        if quant is None:
+            model.to(dev)  # quantized models are placed by device_map at load
+        model.eval()
+    return HFModel(ref, path, model, tokenizer, dev, dt, fingerprint, time.perf_counter() - t0, quant, config)
 
 
 

@@ -9,5 +9,5 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="pandian (盘点): evaluate, compare and choose Chinese large language models.")
 
 # registers the commands
-from pandian.cli import eval, compare, judge, runs, tools, demo, prompts, db  # noqa: E402,F401
+from pandian.cli import eval, compare, judge, runs, tools, demo, prompts, plan, db  # noqa: E402,F401
 from pandian.cli import catalog, suite, choose, bias, report, web  # noqa: E402,F401
