@@ -225,7 +225,6 @@ def load_hf_model(ref: str, dtype: str = "auto", device: str = "auto", trust_rem
     return HFModel(ref, path, model, tokenizer, dev, dt, fingerprint, time.perf_counter() - t0, quant, config)
 
 
-
 def load_tokenizer(ref: str, trust_remote_code: bool = False, revision: str | None = None):
     """A model's tokenizer alone (no weights), for counting a prompt's tokens."""
     from transformers import AutoTokenizer
