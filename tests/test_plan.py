@@ -108,3 +108,17 @@ def test_bad_plans_fail_with_one_clear_paragraph(tmp_path, tiny_model_dir, data_
         assert text.startswith(f"error: {plan}") and re.search(expected, text), text
         assert "Traceback" not in result.output
     assert not db.exists()  # refused before the store was opened
+
+
+def test_executor_flags_are_checked(tmp_path, tiny_model_dir, data_dir):
+    from pandian.cli import app
+
+    from .servers import free_port
+
+    plan = write_plan(tmp_path / "grid.yaml", grid(tiny_model_dir, data_dir))
+    address = f"127.0.0.1:{free_port()}"  # nothing listens there
+    for args, expected in ((["--executor", "ray", "--ray-address", address], f"no Ray cluster answers at {address}"),
+                           (["--ray-address", address], "--ray-address needs --executor ray"),
+                           (["--executor", "slurm"], "--executor must be local or ray")):
+        result = CliRunner().invoke(app, ["run-plan", str(plan), "--db", str(tmp_path / "r.db"), *args])
+        assert result.exit_code == 2 and expected in " ".join(result.output.split()), result.output

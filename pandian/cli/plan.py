@@ -82,6 +82,20 @@ def plan_cmd(
                   f"questions; largest first: {escape(todo[0].key) if todo else '-'}", highlight=False)
 
 
+def _bar(plan, quiet: bool):
+    """One progress bar over the whole plan, shown once the executor is ready; and the notes it passes on."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+        TimeRemainingColumn
+
+    from pandian.app.executors import PlanProgress
+
+    bar = Progress(TextColumn(escape(f"plan {plan.name}")), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TimeRemainingColumn(), console=err, disable=quiet)
+    task = bar.add_task("plan", total=sum(u.questions for u in plan.units), completed=sum(u.done for u in plan.units))
+    return bar, PlanProgress(start=bar.start, advance=lambda n: bar.advance(task, n),
+                             note=lambda m: err.print(f"[yellow]note:[/] {escape(m)}"))
+
+
 @app.command("run-plan")
 def run_plan_cmd(
     plan_file: Path = typer.Argument(..., help="a plan .yaml: models x variants x benchmarks"),
@@ -95,10 +109,7 @@ def run_plan_cmd(
 ):
     """Run the units of a plan that the store does not hold yet, largest first; results are the same records and
     run ids whichever executor computes them."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-        TimeRemainingColumn
-
-    from pandian.app.executors import EXECUTORS, PlanProgress, run_units
+    from pandian.app.executors import EXECUTORS, run_units
     from pandian.app.executors.ray import ExecutorError
     from pandian.backends.base import ModelLoadError
     from pandian.core.spec import SpecError
@@ -111,18 +122,16 @@ def run_plan_cmd(
     plan, store = _load(plan_file, data_dir, db)
     store.close()
     todo = [u for u in plan.units if not u.complete]
-    total, done = sum(u.questions for u in plan.units), sum(u.done for u in plan.units)
-    bar = Progress(TextColumn(escape(f"plan {plan.name}")), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TimeRemainingColumn(), console=err, disable=as_json)
-    task = bar.add_task("plan", total=total, completed=done)
-    progress = PlanProgress(advance=lambda n: bar.advance(task, n), note=lambda m: err.print(f"[yellow]note:[/] "
-                                                                                             f"{escape(m)}"))
+    bar, progress = _bar(plan, as_json)
     extra = {"max_attempts": max_attempts} if executor == "ray" else {}
     try:
-        # Ray prints its cluster notices (a node marked dead...) on stdout: send them to stderr, so that stdout
+        # Ray prints its cluster notices (a node marked dead...) on stdout: they go to stderr, so that stdout
         # carries pandian's results only (--json stays parseable)
-        with bar, contextlib.redirect_stdout(sys.stderr):
-            outcome = run_units(plan, todo, store_location(db), executor, ray_address, progress, **extra)
+        with contextlib.redirect_stdout(sys.stderr):
+            try:
+                outcome = run_units(plan, todo, store_location(db), executor, ray_address, progress, **extra)
+            finally:
+                bar.stop()
     except KeyboardInterrupt:
         err.print("[yellow]interrupted:[/] every finished batch is stored; rerun the same command to resume.")
         raise typer.Exit(130) from None

@@ -13,7 +13,7 @@ EXECUTORS = ("local", "ray")
 
 @dataclass
 class PlanProgress:
-    start: Callable[[int, int], None] = lambda total, done: None  # questions in the plan, questions already stored
+    start: Callable[[], None] = lambda: None  # the executor is ready (Ray joined): computing begins
     advance: Callable[[int], None] = lambda n: None
     note: Callable[[str], None] = lambda message: None  # worker lost, unit retried...
 

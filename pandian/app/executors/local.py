@@ -12,6 +12,7 @@ from pandian.app.executors.worker import VariantWorker
 def run_local(plan, units, store_location: str, progress: PlanProgress) -> PlanOutcome:
     t0 = time.perf_counter()
     outcome = PlanOutcome("local")
+    progress.start()
     groups: dict[str, list] = {}
     for u in sorted(units, key=lambda u: u.cost, reverse=True):
         groups.setdefault(u.variant.key, []).append(u)

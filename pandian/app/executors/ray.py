@@ -100,6 +100,18 @@ def capacity(ray, needs: dict) -> int:
     return total
 
 
+def _check_reachable(address: str) -> None:
+    """Ray retries an unreachable head for minutes; a closed port is said at once."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=10).close()
+    except (OSError, ValueError) as e:
+        raise ExecutorError(f"no Ray cluster answers at {address} ({getattr(e, 'strerror', None) or e}): start one "
+                            "with `ray start --head`, then pass the address it prints to --ray-address") from None
+
+
 def check_store(ray, store_location: str) -> None:
     """A SQLite file is local to one machine: actors on other machines would each write a file of their own."""
     hosts = {n["NodeManagerAddress"] for n in ray.nodes() if n.get("Alive")}
@@ -111,6 +123,8 @@ def check_store(ray, store_location: str) -> None:
 
 def run_on_ray(plan, units, store_location: str, progress: PlanProgress, address: str | None = None,
                max_attempts: int = 3) -> PlanOutcome:
+    if address and ":" in address:
+        _check_reachable(address)
     ray = _import_ray()
     t0 = time.perf_counter()
     if not is_postgres_url(store_location):  # actors run in other folders
@@ -242,6 +256,7 @@ class _Scheduler:
 
     def run(self, t0: float) -> PlanOutcome:
         ray = self.ray
+        self.progress.start()
         while True:
             self._refresh_capacity()
             self._assign()
