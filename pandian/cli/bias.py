@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Optional
 
 import typer
@@ -22,7 +21,7 @@ def _cell(p: dict) -> str:
 
 @app.command()
 def bias(model_or_runs: list[str] = typer.Argument(..., help="a model name as stored, or its CBBQ run ids"),
-         db: Optional[Path] = DbOption, as_json: bool = JsonOption):
+         db: Optional[str] = DbOption, as_json: bool = JsonOption):
     """CBBQ bias score (the paper's S_amb, S_disamb and 0.4/0.6 total) per bias category, from the model's
     cbbq-ambiguous and cbbq-disambiguous runs; 0 = no measured bias, 1 = always the stereotype."""
     from pandian.app.bias import bias_report

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Optional
 
 import typer
@@ -55,7 +54,7 @@ def catalog_list(
 
 @catalog_app.command("show")
 def catalog_show(key: str = typer.Argument(..., help="a catalog key (`pandian catalog` lists them)"),
-                 db: Optional[Path] = DbOption, as_json: bool = JsonOption):
+                 db: Optional[str] = DbOption, as_json: bool = JsonOption):
     """One model: its facts, how pandian evaluates it, published scores with sources and conflicts, GPU memory,
     and the runs of it in the results store beside the published numbers."""
     from pandian.app.published import store_measurements

@@ -4,7 +4,6 @@ for a scenario under a GPU and licence budget."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Optional
 
 import typer
@@ -24,7 +23,7 @@ def profile(
                                               "other models' runs on the same questions"),
     catalog_key: Optional[str] = typer.Option(None, help="the catalog model this is, for its published scores"),
     alpha: float = typer.Option(0.05, help="family-wise error rate of the statements (Holm's correction)"),
-    db: Optional[Path] = DbOption,
+    db: Optional[str] = DbOption,
     as_json: bool = JsonOption,
 ):
     """Significant strengths and weaknesses only (paired with peers where questions are shared, Holm-corrected),
@@ -60,7 +59,7 @@ def recommend(
                                                   "of `general`, and must match any other suite's language"),
     api: bool = typer.Option(False, help="also rank API models (they need no local GPU)"),
     context: int = typer.Option(2048, help="prompt length the memory must hold"),
-    db: Optional[Path] = DbOption,
+    db: Optional[str] = DbOption,
     as_json: bool = JsonOption,
 ):
     """Rank models and precisions that fit the budget, by measured suite results where present and published

@@ -129,7 +129,7 @@ class SQLiteStore(SurveyReads):
                 self.conn.execute(f"UPDATE records SET {f} = {value}", (path,))  # lists stay JSON text
             self.conn.execute("UPDATE records SET truncated_tokens = 0 WHERE truncated_tokens IS NULL")
 
-    _decode = staticmethod(_decode)
+    _decode = staticmethod(decode_record)
 
     def close(self) -> None:
         with self._lock:
