@@ -86,6 +86,26 @@ def cli(*args) -> str:
     return result.output
 
 
+@pytest.fixture(scope="session")
+def pg_server():
+    """A PostgreSQL server of the test session's own (Debian's postgresql package), on 127.0.0.1."""
+    from .servers import postgres_bindir, postgres_server
+
+    pytest.importorskip("psycopg", reason="the postgresql:// store needs psycopg: pip install -e '.[postgres]'")
+    if postgres_bindir() is None:
+        pytest.skip("PostgreSQL server binaries not found: apt-get install postgresql (.ci/run installs it)")
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def pg_url(pg_server, request):
+    """A fresh database on the session's server, for one test."""
+    from .servers import create_database
+
+    return create_database(pg_server, "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[:50])
+
+
 # Fixtures shared across test modules, registered here once (a fixture imported into several modules would be
 # built once per module): the browser, and the store of real runs the report, web and browser tests read.
 from .browser import browser, shots, watched  # noqa: E402,F401

@@ -122,3 +122,15 @@ def test_executor_flags_are_checked(tmp_path, tiny_model_dir, data_dir):
                            (["--executor", "slurm"], "--executor must be local or ray")):
         result = CliRunner().invoke(app, ["run-plan", str(plan), "--db", str(tmp_path / "r.db"), *args])
         assert result.exit_code == 2 and expected in " ".join(result.output.split()), result.output
+
+
+def test_a_file_of_your_own_beside_the_plan(tmp_path, tiny_model_dir):
+    rows = [{"问题": f"{i} + 1 = ?", "A": str(i + 1), "B": str(i), "C": str(i + 2), "D": str(i + 3), "答案": "A"}
+            for i in range(6)]
+    (tmp_path / "exam.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    plan = write_plan(tmp_path / "own.yaml", {"models": [{"model": str(tiny_model_dir)}],
+                                              "benchmarks": [{"bench": "exam.jsonl"}]})
+    [unit] = units_of(plan, tmp_path / "r.db").values()
+    assert unit["questions"] == 6 and unit["shard"] == "-"
+    out = json.loads(cli("run-plan", plan, "--db", tmp_path / "r.db", "--json"))
+    assert out["computed"] == 6 and out["runs"] == [unit["run_id"]]

@@ -105,8 +105,11 @@ def test_db_copy_round_trip(pg_url, tmp_path, tiny_model_dir, data_dir):
     assert original == back
     assert {t: len(r) for t, r in back.items()} == {"runs": 1, "records": 12, "sessions": 1, "judgments": 1,
                                                      "api_responses": 1}
-    # the copy answers a command the same way
+    # the copy answers the commands that read a store the same way (the report's queries run on both engines)
     assert cli("runs", "--db", pg_url).splitlines()[-2:] == cli("runs", "--db", a).splitlines()[-2:]
+    cli("report", "--db", a, "--out", tmp_path / "a.md", "--format", "md")
+    cli("report", "--db", pg_url, "--out", tmp_path / "pg.md", "--format", "md")
+    assert (tmp_path / "a.md").read_text() == (tmp_path / "pg.md").read_text()
 
 
 def test_unreachable_server_is_one_clear_error(tmp_path):

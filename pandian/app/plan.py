@@ -48,6 +48,7 @@ class EvalFields(Strict):
     system_prompt: str | None = None
     batch_size: int | None = None
     max_tokens: int | None = None
+    allow_remote_data: bool | None = None  # a private benchmark's questions may go to a remote API
 
 
 class VariantEntry(Strict):
@@ -79,6 +80,7 @@ class BenchEntry(EvalFields):
     subjects: list[str] | None = None
     limit: int | None = None
     fields: dict[str, str] = {}    # your own file: NAME: COLUMN, as `pandian eval --field`
+    trust_spec_code: bool = False  # let the spec's preprocess hook (Python beside the spec) run
 
 
 class PlanFile(EvalFields):
@@ -210,7 +212,8 @@ def _options(pf: PlanFile, b: BenchEntry, data_dir: Path) -> EvalOptions:
     return EvalOptions(data_dir=data_dir, shots=pick("shots", 0), subjects=b.subjects, limit=b.limit,
                        split=pick("split"), prompt_format=pick("prompt_format"), scoring=pick("scoring", "letter"),
                        chat_template=pick("chat_template", False), system_prompt=pick("system_prompt"),
-                       batch_size=pick("batch_size"), max_tokens=pick("max_tokens"))
+                       batch_size=pick("batch_size"), max_tokens=pick("max_tokens"),
+                       allow_remote_data=pick("allow_remote_data", False))
 
 
 def _benchmark(b: BenchEntry, plan_dir: Path, data_dir: Path) -> tuple[BenchmarkSpec, Path]:
@@ -218,7 +221,12 @@ def _benchmark(b: BenchEntry, plan_dir: Path, data_dir: Path) -> tuple[Benchmark
     path = plan_dir / b.bench
     if path.suffix.lower() in FORMATS:
         return user_spec(path, b.fields), path.parent
-    return load_spec(str(path) if path.suffix in (".yaml", ".yml") else b.bench), data_dir
+    if b.fields:
+        raise SpecError("fields name the columns of your own data file; a spec names them itself (docs/specs.md)")
+    spec = load_spec(str(path) if path.suffix in (".yaml", ".yml") else b.bench)
+    if b.trust_spec_code:
+        spec.allow_code()
+    return spec, data_dir
 
 
 def _shards(spec: BenchmarkSpec, opts: EvalOptions) -> list[tuple[str, EvalOptions, list[str]]]:

@@ -16,6 +16,7 @@ def main(debug: bool = typer.Option(False, "--debug", envvar="PANDIAN_DEBUG",
                                     help="on an internal error, show the full traceback")):
     app.pretty_exceptions_short = not debug
 
-from pandian.cli import eval, compare, judge, runs, tools, demo, prompts  # noqa: E402,F401  (registers the commands)
+# registers the commands
+from pandian.cli import eval, compare, judge, runs, tools, demo, prompts, plan, db  # noqa: E402,F401
 from pandian.cli import catalog, suite, choose, bias, report, web  # noqa: E402,F401
 from pandian.cli import plan, db  # noqa: E402,F401

@@ -4,7 +4,6 @@ for a scenario under a GPU and licence budget."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Optional
 
 import typer

@@ -23,7 +23,7 @@ AllowRemoteOption = typer.Option(False, "--allow-remote-data", help="let a remot
                                                                     "benchmark's questions and answers")
 
 
-def _context(run_ids: list[str], db: Optional[Path], data_dir: Optional[Path], judge: str, base_url, device):
+def _context(run_ids: list[str], db: Optional[str], data_dir: Optional[Path], judge: str, base_url, device):
     """(store, spec, data dir, judge backend) for judging runs of one open benchmark."""
     from pandian import settings
     from pandian.backends.base import ModelLoadError

@@ -9,14 +9,14 @@ from pathlib import Path
 @contextmanager
 def existing_store(db):
     """The store at --db / PANDIAN_DB / the default, or None when its SQLite file does not exist."""
+    from pandian.cli.common import open_db
     from pandian.settings import store_location
-    from pandian.store import open_store
 
     location = store_location(db)
     if "://" not in location and not Path(location).exists():
         yield None
         return
-    store = open_store(location)
+    store = open_db(location)
     try:
         yield store
     finally:

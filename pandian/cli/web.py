@@ -38,14 +38,15 @@ def web_cmd(
         fail(f"pandian web needs {', '.join(missing)}: pip install 'pandian[web]'")
     import uvicorn
 
-    from pandian.store import open_store
+    from pandian.cli.common import open_db
+    from pandian.store import is_postgres_url
     from pandian.web import create_app
 
     if not is_loopback(host):
         err.print(f"[bold yellow]warning:[/] listening on {host}: anyone who can reach this address can read every "
                   "result in the store (model outputs included). The default, 127.0.0.1, keeps it to this machine.",
                   highlight=False, soft_wrap=True)
-    if db is not None and not Path(db).is_file():
+    if db is not None and not is_postgres_url(db) and not Path(db).is_file():
         fail(f"--db {db}: no such results database")
     if not 0 < port < 65536:
         fail(f"--port {port}: not a port number")
@@ -56,7 +57,7 @@ def web_cmd(
         cat = load_catalog()
     from pandian.app.prompts import recorded_prompt
 
-    store = open_store(db)
+    store = open_db(db)
     app_ = create_app(store, catalog=cat,
                       prompts=lambda run_id, qid: recorded_prompt(store, run_id, qid, data_dir))
     err.print(f"pandian web on http://{host}:{port}/ (Ctrl-C stops it)", highlight=False)
