@@ -57,7 +57,7 @@ def check_options(spec: BenchmarkSpec, opts: EvalOptions) -> None:
          f"--limit {opts.limit}: at least 1 question per subject (leave --limit out to evaluate all)")
     need(opts.batch_size is None or opts.batch_size >= 1,
          f"--batch-size {opts.batch_size}: at least 1 row per forward (leave it out for the token budget)")
-    need(opts.scoring in SCORINGS, f"--scoring {opts.scoring}: use {', '.join(SCORINGS)}")
+    need(opts.scoring is None or opts.scoring in SCORINGS, f"--scoring {opts.scoring}: use {', '.join(SCORINGS)}")
     fmt = opts.prompt_format or spec.default_prompt
     need(fmt in spec.prompts, f"--prompt-format {fmt}: {spec.name} has {', '.join(spec.prompts)}")
     need(opts.subjects is None or all(s.strip() for s in opts.subjects),

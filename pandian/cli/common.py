@@ -58,11 +58,11 @@ def fail(message: str, code: int = 2):
 
 def open_db(db: str | None):
     """The results store a --db value names (a SQLite path or a postgresql:// URL); exit 2 when it cannot open."""
-    from pandian.store import StoreConnectionError, open_store
+    from pandian.store import StoreConnectionError, StoreError, open_store
 
     try:
         return open_store(db)
-    except StoreConnectionError as e:
+    except (StoreConnectionError, StoreError) as e:
         fail(str(e))
 
 
