@@ -163,21 +163,39 @@ def test_model_reference_mistakes_before_loading(tiny_model_dir, data_dir, tmp_p
     assert time.perf_counter() - t0 < 30 and not db.exists()
 
 
-def test_a_model_not_cached_and_no_hub_fails_at_once(tiny_model_dir, data_dir, tmp_path, monkeypatch):
+@pytest.fixture
+def no_hub(tmp_path, monkeypatch):
+    """An unreachable hub (nothing listens on 127.0.0.1:9) and an empty hub cache; returns the cache folder."""
     import pandian.settings as settings
 
-    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
-    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty hub cache
-    monkeypatch.setattr(settings, "_hub_reachable", None)
     constants = pytest.importorskip("huggingface_hub.constants")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setattr(settings, "_hub_reachable", None)
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", constants.HF_HUB_OFFLINE)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
+    return tmp_path / "hub-cache"
+
+
+def test_a_model_not_cached_and_no_hub_fails_at_once(tiny_model_dir, data_dir, tmp_path, no_hub):
     db = tmp_path / "r.db"
     t0 = time.perf_counter()
     text = assert_rejected(eval_cmmlu(tiny_model_dir, data_dir, db, model="Qwen/NoSuchModel-0.5B"),
                            "model 'Qwen/NoSuchModel-0.5B' is not a local directory")
     assert "cannot be reached" in text and "--model /path/to/model" in text
     assert time.perf_counter() - t0 < 10 and not db.exists()
+
+
+def test_a_cached_hub_model_is_used_offline_at_once(tiny_model_dir, data_dir, tmp_path, no_hub):
+    """A hub id in the local cache needs no network: the snapshot is found without a call."""
+    repo = no_hub / "models--pandian--tiny"
+    shutil.copytree(tiny_model_dir, repo / "snapshots" / ("0" * 40))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0" * 40)
+    t0 = time.perf_counter()
+    result = eval_cmmlu(tiny_model_dir, data_dir, tmp_path / "r.db", "--limit", "1", model="pandian/tiny")
+    assert result.exit_code == 0, result.output
+    assert "pandian/tiny" in result.output and time.perf_counter() - t0 < 60
 
 
 def test_not_a_gguf_file(data_dir, tmp_path):

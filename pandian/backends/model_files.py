@@ -50,11 +50,13 @@ def local_model_dir(ref: str, revision: str | None = None) -> Path | None:
     if ref.startswith("modelscope:"):
         return None
     cached = cached_snapshot(ref, revision)
-    if cached is not None:
+    if cached is not None and weight_problem(cached) is None:
         return cached
     if not settings.hub_reachable():
+        if cached is not None:
+            return cached  # what the cache holds; the directory check names what is missing
         raise unreachable(ref, "is not in the Hugging Face cache, and the hub cannot be reached (offline)")
-    return None
+    return None  # the hub answers: download (or complete) it
 
 
 def has_chat_template(path: Path) -> bool:
