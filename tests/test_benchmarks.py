@@ -25,6 +25,11 @@ EXPECTED = {  # benchmark: (eval items, subjects, few-shot items or None, skippe
     # CBBQ: the instance files present in the snapshot (cbbq/SOURCE.md): 13 ambiguous, 10 disambiguated categories
     "cbbq-ambiguous": (45664, 13, None, {}, 0),
     "cbbq-disambiguous": (17860, 10, None, {}, 0),
+    "lawbench-mcq": (1500, 3, None, {}, 0),  # tasks 1-2, 3-6 and 2-8, 500 each
+    "lexeval-mcq": (8397, 15, None, {"no_answer": 3}, 1139),  # three 3_5 items have a null answer
+    "c3": (3892, 2, 3816, {}, 0),  # dialogue 1,890 + mixed 2,002 test questions
+    "safetybench-zh": (2100, 7, None, {}, 0),  # 300 per category, answers joined from the released key
+    "gaokao-mcq": (1482, 8, None, {}, 23),  # physics' multi-select questions are scored as sets
     **{name: None for name in ("gsm8k", "cmath", "xcopa-zh", "xcopa-zh-en", "alignbench", "mt-bench")},
 }
 

@@ -41,9 +41,12 @@ def test_known_part_sizes(data_dir):
     """Counts checked against the releases' own numbers (data/README.md)."""
     sizes = {p.bench: len(load_split(load_spec(p.bench), data_dir, load_spec(p.bench).splits.eval,
                                      p.subjects).questions)
-             for s in ("medical", "finance", "safety", "multilingual") for p in load_suite(s).parts if not p.subjects}
+             for s in ("medical", "finance", "safety", "multilingual", "legal", "general-zh", "education")
+             for p in load_suite(s).parts if not p.subjects}
     assert sizes["medqa-mcmle"] == 3426 and sizes["cnmleqa"] == 2949 and sizes["fineval"] == 3340
     assert sizes["cbbq-ambiguous"] == 45664 and sizes["cbbq-disambiguous"] == 17860 and sizes["xcopa"] == 5500
+    assert sizes["lawbench-mcq"] == 1500 and sizes["lexeval-mcq"] == 8397 and sizes["c3"] == 3892
+    assert sizes["safetybench-zh"] == 2100 and sizes["gaokao-mcq"] == 1482
 
 
 def test_suite_score_is_the_mean_of_parts():

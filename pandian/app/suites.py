@@ -60,14 +60,16 @@ def _part_records(store: ResultStore, part: Part, run_id: str) -> list[tuple[str
 
 
 def _chance(part: Part, config: dict, qids: list[str], cache: dict) -> float | None:
-    """The part's accuracy by guessing: the mean over its measured questions of 1 / number of choices. None when
-    the run's data folder is no longer readable."""
+    """The part's accuracy by guessing: the mean over its measured questions of 1 / the number of answers the
+    scoring allows (k choices; 2^k - 1 sets for a multi-select question). None when the run's data folder is no
+    longer readable."""
     key = (part.bench, config.get("data_dir"), config.get("split"), tuple(part.subjects or ()))
     if key not in cache:
         try:
             split = load_split(load_spec(part.bench), Path(config.get("data_dir") or "."), config.get("split"),
                                part.subjects)
-            cache[key] = {q.qid: 1 / len(q.choices) for q in split.questions if q.choices}
+            cache[key] = {q.qid: 1 / (2 ** len(q.choices) - 1 if q.multi else len(q.choices))
+                          for q in split.questions if q.choices}
         except (SpecError, DataError):
             cache[key] = {}
     odds = [cache[key][q] for q in qids if q in cache[key]]
