@@ -41,5 +41,7 @@ def print_suite_result(result, as_json: bool) -> None:
                   f"{100 * s['score']:.2f} ({100 * s['ci95'][0]:.2f}–{100 * s['ci95'][1]:.2f})", style="bold")
     console.print(table)
     console.print(escape(s["aggregation"]))
+    if s.get("chance") is not None:
+        console.print(f"guessing scores {100 * s['chance']:.2f} on the same questions (aggregated the same way)")
     for label in data["missing"]:
         console.print(escape(f"missing part: {label}"))
