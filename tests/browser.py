@@ -17,8 +17,8 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture(scope="session")
-def browser(tmp_path_factory):
+@pytest.fixture(scope="module")  # not session: a live sync playwright leaves its asyncio loop marked running in
+def browser(tmp_path_factory):  # this thread, and a later in-process asyncio.run (serve-model) would then refuse
     if not Path(CHROMIUM).exists():
         pytest.skip(f"chromium not found at {CHROMIUM}: `apt-get install chromium fonts-wqy-microhei` (make test "
                     "does it as root)")
