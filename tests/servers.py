@@ -104,10 +104,11 @@ class RayCluster:
         self.workdir, self.cpus = workdir, cpus
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
-        self.env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
-                    "RAY_USAGE_STATS_ENABLED": "0"}
         self.nodes: list[subprocess.Popen] = []
         self.ray_tmp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))  # Ray's socket paths must stay short
+        # every node and driver: one token, and this folder instead of /tmp/ray
+        self.env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
+                    "RAY_USAGE_STATS_ENABLED": "0", "RAY_TMPDIR": str(self.ray_tmp)}
 
     def _start(self, args: list[str], log: str) -> subprocess.Popen:
         ray = Path(sys.executable).with_name("ray")

@@ -157,17 +157,22 @@ def test_ray_executor_without_an_address_starts_ray_here(tmp_path, tiny_model_di
     import os
     import secrets
     import sqlite3
+    import tempfile
 
     pytest.importorskip("ray", reason="the Ray executor needs ray: pip install -e '.[ray]'")
     plan = tmp_path / "plan.yaml"
     plan.write_text(json.dumps({"data_dir": str(data_dir), "shots": 2, "models": [{"model": str(tiny_model_dir)}],
                                 "benchmarks": [{"bench": "cmmlu", "subjects": SUBJECTS[:2], "limit": 5}]}))
-    # Ray's own token authentication, kept out of the home folder
+    # Ray's token and session folder kept out of the home folder and /tmp/ray (a short path: Ray's sockets live there)
+    ray_tmp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
-           "RAY_USAGE_STATS_ENABLED": "0"}
-    local = run_plan(plan, tmp_path / "local.db", env=env)
-    ray_run = run_plan(plan, tmp_path / "ray.db", "--executor", "ray", env=env, stderr=subprocess.DEVNULL)
-    a, b = (json.loads(p.communicate(timeout=600)[0]) for p in (local, ray_run))
+           "RAY_USAGE_STATS_ENABLED": "0", "RAY_TMPDIR": ray_tmp}
+    try:
+        local = run_plan(plan, tmp_path / "local.db", env=env)
+        ray_run = run_plan(plan, tmp_path / "ray.db", "--executor", "ray", env=env, stderr=subprocess.DEVNULL)
+        a, b = (json.loads(p.communicate(timeout=600)[0]) for p in (local, ray_run))
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
     assert a["runs"] == b["runs"] and a["computed"] == b["computed"] == 10 and b["executor"] == "ray"
     cols = "run_id, qid, pred, prompt_hash, n_shots, logprobs"
     rows = [records(sqlite3.connect(tmp_path / db).execute(f"SELECT {cols} FROM records").fetchall())
