@@ -67,3 +67,6 @@ def test_demo_runs_offline(tmp_path, data_dir, monkeypatch):
                            "--cmmlu-limit", "2").split())
     assert "scores at chance" in text and "CMMLU" in text and "China specific" in text and "Overall" in text
     assert "recommend --scenario legal --gpu 24GB --commercial" in text and "#1, ranked among" in text
+    # a version of the model compared on the same questions: paired, with the setting that differs
+    assert "the bf16 version of the same model" in text and "shared questions, baseline" in text
+    assert "settings that differ between the runs" in text and "bfloat16" in text

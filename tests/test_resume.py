@@ -32,7 +32,10 @@ def stored(db) -> int:
 
 def interrupt_midway(cmd, db, sig, log) -> int:
     with log.open("w") as fh:  # a file, not a pipe: a full pipe would stall the child
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, text=True)
+        # SIGINT back to its default in the child: a shell's background job (`make test &`, nohup) inherits it
+        # ignored, and Python then installs no KeyboardInterrupt handler
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.time() + 120
         while stored(db) < 20:
             assert proc.poll() is None, log.read_text()

@@ -21,8 +21,9 @@ def demo(
     """Offline end-to-end run on a tiny random-init model built locally (scores at chance by design)."""
     from pandian import settings
     from pandian.app.demo import demo_evaluations, demo_model_dir, demo_recommendation, has_cmmlu
-    from pandian.backends.registry import load_backend
-    from pandian.cli.render import print_summary
+    from pandian.app.compare import compare
+    from pandian.backends.registry import ModelOptions, load_backend
+    from pandian.cli.render import print_comparison, print_summary
     from pandian.cli.common import open_db
 
     data_dir = settings.data_dir(data_dir)
@@ -33,8 +34,17 @@ def demo(
     params = sum(p.numel() for p in model.model.parameters()) / 1e6
     console.print(f"model: {model_dir} ({params:.1f}M parameters)", highlight=False, markup=False)
     store = open_db(db)
+    runs = []
     for spec, opts in demo_evaluations(data_dir, cmmlu_limit):
-        print_summary(run_eval(model, spec, opts, store, None).summary)
+        result = run_eval(model, spec, opts, store, None)
+        print_summary(result.summary)
+        runs.append((spec, opts, result.run_id))
+    # a version of the same model (bf16 weights) on the last benchmark's questions, compared with paired statistics
+    spec, opts, base_run = runs[-1]
+    console.print("[bold]the bf16 version of the same model[/] on the same questions, then "
+                  f"[bold]pandian compare {base_run[:8]} <bf16 run>[/]:", highlight=False)
+    variant = run_eval(load_backend(str(model_dir), ModelOptions(dtype="bfloat16")), spec, opts, store, None)
+    print_comparison(compare(store, [base_run, variant.run_id]), 5)
     if not has_cmmlu(data_dir):
         console.print(f"[yellow]CMMLU not found under {escape(str(data_dir))}[/]: pass --data-dir or set "
                       "PANDIAN_DATA_DIR to a folder holding cmmlu/data/{dev,test}/ to include it.", highlight=False)
