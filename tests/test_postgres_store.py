@@ -34,6 +34,9 @@ def _scenario(store) -> list:
     out += [store.judged("j", "r1", ""), store.judgments("j", "r1", "")]
     store.cache_response("k", "http://x", "chat", {"model": "m"}, {"text": "好"})
     out += [store.cached_response("k"), store.cached_response("missing"), store.cached_count()]
+    store.ensure_run("r2", "m", "cmmlu", {}, {})
+    out += [store.delete_run("r1"), store.delete_run("r1"), [r["run_id"] for r in store.runs()], store.records("r1"),
+            store.judged("j", "r1", ""), store.cached_count()]  # the API cache is not the run's
     return out
 
 

@@ -11,10 +11,10 @@ import typer
 from rich.table import Table
 
 from pandian.cli import app
-from pandian.cli.common import DbOption, JsonOption, console, fail, printable
+from pandian.cli.common import DbOption, JsonOption, Typer, console, fail, printable
 from pandian.cli.render import safe
 
-runs_app = typer.Typer(invoke_without_command=True, no_args_is_help=False,
+runs_app = Typer(invoke_without_command=True, no_args_is_help=False,
                        help="Stored runs: list them (the default), show a run's summary, export or delete it.")
 app.add_typer(runs_app, name="runs")
 RunArgument = typer.Argument(..., metavar="RUN", help="a run id or a unique prefix of one (`pandian runs` lists them)")

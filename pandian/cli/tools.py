@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-
-from pandian.cli import app
 from rich.markup import escape
 
+from pandian.cli import app
 from pandian.cli.common import console, err, fail
 
 

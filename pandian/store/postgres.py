@@ -71,6 +71,15 @@ class PostgresStore(SQLiteStore):
                 cur.execute(_sql(sql), rows)
             return cur
 
+    def _write_all(self, statements: list[tuple[str, tuple]]) -> list[int]:
+        with self._lock, self.conn.transaction():
+            cur = self.conn.cursor()
+            counts = []
+            for sql, args in statements:
+                cur.execute(_sql(sql), args)
+                counts.append(cur.rowcount)
+            return counts
+
     def _read(self, sql: str, args: tuple = ()) -> list[tuple]:
         with self._lock:
             return self.conn.execute(_sql(sql), args).fetchall()

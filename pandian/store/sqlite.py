@@ -193,15 +193,17 @@ class SQLiteStore(SurveyReads):
         return [{"run_id": a, "created_at": b, "model": c, "benchmark": d, "config": json.loads(cfg), "records": n,
                  "correct": k or 0, "scored": s} for a, b, c, d, cfg, n, k, s in self._read(q)]
 
+    def _write_all(self, statements: list[tuple[str, tuple]]) -> list[int]:
+        """Several statements in one transaction; the rows each touched."""
+        with self._lock, self.conn:
+            return [self.conn.execute(sql, args).rowcount for sql, args in statements]
+
     def delete_run(self, run_id: str) -> dict:
         """Remove a run with its records, sessions and the judgments that read it; return how many of each."""
-        counts = {}
-        with self._lock, self.conn:
-            for table, where in (("records", "run_id = ?"), ("sessions", "run_id = ?"),
-                                 ("judgments", "run_a = ? OR run_b = ?"), ("runs", "run_id = ?")):
-                counts[table] = self.conn.execute(f"DELETE FROM {table} WHERE {where}",
-                                                  (run_id,) * where.count("?")).rowcount
-        return counts
+        wheres = {"records": "run_id = ?", "sessions": "run_id = ?", "judgments": "run_a = ? OR run_b = ?",
+                  "runs": "run_id = ?"}
+        counts = self._write_all([(f"DELETE FROM {t} WHERE {w}", (run_id,) * w.count("?")) for t, w in wheres.items()])
+        return dict(zip(wheres, counts))
 
     # ------------------------------------------------------------------ records
 
