@@ -35,6 +35,12 @@ def spec_file(tmp_path, old: str, new: str):
     ('answer: "{{ label }}"', 'answer: "{{ label | nosuchfilter }}"', "field 'prompts.native.answer'"),
     ("{subject}.csv", "{subject.csv", "line 9, field 'data.local.path'"),
     ("{subject}.csv", "{subject}}.csv", "has a brace outside a placeholder"),
+    # a typo of {subject} would otherwise be matched on disk: every file read as one subject named after the spec
+    ("{subject}.csv", "{subjec}.csv", "line 9, field 'data.local.path': Value error, 'cmmlu/data/{split}/{subjec}.csv' "
+                                      "has the unknown placeholder {subjec} (did you mean {subject}?); the known ones "
+                                      "are {split}, {subject}"),
+    ('config: "{subject}"', 'config: "{Subject}"', "line 10, field 'data.hub.config': Value error, '{Subject}' has "
+                                                   "the unknown placeholder {Subject} (did you mean {subject}?)"),
 ])
 def test_spec_mistake_names_file_line_and_field(tiny_model_dir, data_dir, tmp_path, old, new, culprit):
     path = spec_file(tmp_path, old, new)

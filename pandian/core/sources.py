@@ -8,10 +8,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pandian.core.placeholders import PLACEHOLDER as _PLACEHOLDER, placeholders
 from pandian.core.readers import DataError, source_rows
 from pandian.core.spec import BenchmarkSpec, Source, SpecError
-
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 @dataclass(frozen=True)
@@ -19,10 +18,6 @@ class DataFile:
     path: Path
     subject: str | None  # from {subject}
     values: dict = field(default_factory=dict)  # the other placeholders' values, which become row fields
-
-
-def placeholders(path: str) -> list[str]:
-    return list(dict.fromkeys(_PLACEHOLDER.findall(path)))
 
 
 def _discover(data_dir: Path, template: str) -> list[tuple[Path, dict]]:

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from pandian.core.errors import InputError
+from pandian.core.placeholders import check_path
 
 BUILTIN_DIR = Path(__file__).parent.parent / "benchmarks"
 # An option's label inside a question's text: "A." "A．" "A:" "A：" "A、" "(A)" "（A）" "A)", not inside a word.
@@ -58,10 +59,7 @@ class Source(Strict):
     @field_validator("path")
     @classmethod
     def _placeholders(cls, v):
-        if re.search(r"[{}]", re.sub(r"\{\w+\}", "", v)):
-            raise ValueError(f"{v!r} has a brace outside a placeholder (placeholders are {{split}}, {{subject}} or "
-                             "{name})")
-        return v
+        return check_path(v)
 
     @field_validator("delimiter")
     @classmethod
@@ -88,6 +86,11 @@ class Join(Source):
 class HubData(Strict):
     id: str
     config: str | None = None  # may contain {subject}
+
+    @field_validator("config")
+    @classmethod
+    def _subject_only(cls, v):
+        return check_path(v, ("subject",), only=True) if v else v
     # Hub releases sometimes shape fields differently from the original files: overrides of `fields`.
     fields: dict = Field(default_factory=dict)
 
