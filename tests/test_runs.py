@@ -7,6 +7,8 @@ import json
 import shutil
 import sqlite3
 
+import pytest
+
 from .conftest import ROOT, cli
 from .test_pairing import flat, invoke
 
@@ -69,6 +71,26 @@ def test_unknown_runs_and_bad_out_are_named(tmp_path, tiny_model_dir):
         result = invoke("runs", *args, "--db", db)
         assert result.exit_code == 2 and culprit in flat(result.output), (args, result.output)
     assert count(db, "runs") == 1 and count(db, "records") == 40 and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("args", [("runs",), ("runs", "--json"), ("runs", "show", "feedbeef"),
+                                  ("runs", "delete", "feedbeef"), ("runs", "export", "feedbeef", "--out", "o"),
+                                  ("compare", "feedbeef", "deadbeef"), ("report", "--out", "r.html"),
+                                  ("judge", "grade", "feedbeef", "--judge", "openai:x"), ("web",)])
+def test_reading_commands_never_create_a_store(args, tmp_path, monkeypatch):
+    """A mistyped --db (or PANDIAN_DB) is named; an empty store is not created on the way."""
+    monkeypatch.chdir(tmp_path)
+    for where in ("--db", "PANDIAN_DB"):
+        db = tmp_path / f"new-{where.strip('-')}.db"
+        if where == "PANDIAN_DB":
+            monkeypatch.setenv("PANDIAN_DB", str(db))
+            result, named = invoke(*args), str(db)
+        else:
+            monkeypatch.delenv("PANDIAN_DB", raising=False)
+            result, named = invoke(*args, "--db", db), f"--db {db}"
+        assert result.exit_code == 2, (args, result.output)
+        assert f"{named}: no such results database" in flat(result.output), result.output
+        assert list(tmp_path.iterdir()) == [], (args, list(tmp_path.iterdir()))
 
 
 def test_show_keeps_multi_answer_counts_and_partial_credit(tiny_model_dir, tmp_path):

@@ -56,14 +56,28 @@ def fail(message: str, code: int = 2):
     raise typer.Exit(code)
 
 
-def open_db(db: str | None):
-    """The results store a --db value names (a SQLite path or a postgresql:// URL); exit 2 when it cannot open."""
+def open_db(db: str | None, existing: bool = False):
+    """The results store a --db value names (a SQLite path or a postgresql:// URL); exit 2 when it cannot open.
+    existing: the command only reads it (runs, compare, report, web, judge), so a SQLite file that is not there is
+    an error (a mistyped --db), never an empty store created on the way."""
     from pandian.store import StoreConnectionError, StoreError, open_store
 
+    if existing:
+        require_store(db)
     try:
         return open_store(db)
     except (StoreConnectionError, StoreError) as e:
         fail(str(e))
+
+
+def require_store(db: str | None) -> None:
+    from pandian.settings import store_location
+    from pandian.store import is_postgres_url
+
+    location = store_location(db)
+    if not is_postgres_url(location) and not Path(location).is_file():
+        fail(f"{'--db ' + str(db) if db else location}: no such results database (`pandian eval` creates one; "
+             "--db or PANDIAN_DB names another)")
 
 
 def warn(message: str) -> None:

@@ -29,7 +29,7 @@ def compare_cmd(
     from pandian.cli.render import print_comparison
     from pandian.cli.common import open_db
 
-    store = open_db(db)
+    store = open_db(db, existing=True)
     try:
         result = compare(store, resolve(store.runs(), runs_, bench), force=force)
     except PairingError as e:

@@ -32,7 +32,7 @@ def _context(run_ids: list[str], db: Optional[str], data_dir: Optional[Path], ju
     from pandian.core.spec import SpecError, load_spec
     from pandian.cli.common import open_db
 
-    store = open_db(db)
+    store = open_db(db, existing=True)
     runs = [store.run(r) for r in run_ids]
     if any(r is None for r in runs):
         fail(f"unknown run among {', '.join(run_ids)}; `pandian runs` lists them")

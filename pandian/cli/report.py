@@ -24,8 +24,7 @@ def report_cmd(
     """Write the survey: catalog, performance by benchmark and category, versions against cost, flipped questions.
     Measured numbers carry their 95% interval and run id; published ones their source."""
     from pandian.report import write_report
-    from pandian.cli.common import open_db
-    from pandian.store import is_postgres_url
+    from pandian.cli.common import open_db, require_store
 
     if fmt == "html" and importlib.util.find_spec("plotly") is None:
         fail("the HTML report embeds plotly.js: pip install 'pandian[report]' (or use --format md)")
@@ -33,8 +32,7 @@ def report_cmd(
         fail(f"--format must be html or md, not '{fmt}'")
     if not out.parent.is_dir():
         fail(f"--out {out}: folder {out.parent} does not exist")
-    if db is not None and not is_postgres_url(db) and not Path(db).is_file():
-        fail(f"--db {db}: no such results database")
+    require_store(db)
     cat = None
     if catalog:
         from pandian.catalog import load_catalog

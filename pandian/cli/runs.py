@@ -44,7 +44,7 @@ def benchmarks(specs: list[Path] = typer.Argument(None, help="spec .yaml files t
 def _open(db: Optional[str]):
     from pandian.cli.common import open_db
 
-    return open_db(db)
+    return open_db(db, existing=True)
 
 
 def _find(store, ref: str) -> dict:

@@ -38,16 +38,14 @@ def web_cmd(
         fail(f"pandian web needs {', '.join(missing)}: pip install 'pandian[web]'")
     import uvicorn
 
-    from pandian.cli.common import open_db
-    from pandian.store import is_postgres_url
+    from pandian.cli.common import open_db, require_store
     from pandian.web import create_app
 
     if not is_loopback(host):
         err.print(f"[bold yellow]warning:[/] listening on {host}: anyone who can reach this address can read every "
                   "result in the store (model outputs included). The default, 127.0.0.1, keeps it to this machine.",
                   highlight=False, soft_wrap=True)
-    if db is not None and not is_postgres_url(db) and not Path(db).is_file():
-        fail(f"--db {db}: no such results database")
+    require_store(db)
     if not 0 < port < 65536:
         fail(f"--port {port}: not a port number")
     cat = None
