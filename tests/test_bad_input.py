@@ -94,3 +94,19 @@ def test_columns_that_cannot_be_detected_are_named(tmp_path, tiny_model_dir):
     result = run_eval(tiny_model_dir, path, tmp_path / "r.db")
     assert result.exit_code == 2
     assert "cannot tell which column is the question; columns: q, opt1, opt2, gold" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--prompt-format", "opencompass-gen", "--scoring", "letter"],
+     "prompt format 'opencompass-gen' reproduces OpenCompass 0.5.4 opencompass/configs/datasets/ceval/"
+     "ceval_gen_5f30c7.py and is scored by --scoring generate, not letter"),
+    (["--overflow", "cut-middle"], "--overflow must be drop-shots or truncate-left"),
+])
+def test_bad_prompt_format_or_overflow_is_refused_before_the_model_loads(tmp_path, data_dir, extra, message):
+    """The model does not exist: only a check made before loading it can give this message."""
+    db = tmp_path / "r.db"
+    result = CliRunner().invoke(app, ["eval", "--model", str(tmp_path / "no-such-model"), "--bench", "ceval",
+                                      "--data-dir", str(data_dir), "--db", str(db), *extra])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+    assert not db.exists()
