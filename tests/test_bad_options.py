@@ -154,6 +154,8 @@ def test_literal_paths_and_install_hints(tiny_model_dir, data_dir, tmp_path):
 def test_help_keeps_its_brackets():
     text = " ".join(invoke("eval", "--help").output.split())
     assert "[env PANDIAN_DATA_DIR]" in text and "[env PANDIAN_DB, default ~/.pandian/results.db]" in text
+    # a bool option named no_x gets typer's --no-x / --no-no-x pair unless it names its one flag
+    assert "--no-prefix-reuse" in text and "--no-no-" not in text
 
 
 def test_offline_a_missing_dataset_fails_at_once_with_the_local_route(tiny_model_dir, tmp_path, monkeypatch):

@@ -64,7 +64,8 @@ def eval_cmd(
     trust_spec_code: bool = TrustSpecCodeOption,
     allow_remote_data: bool = typer.Option(False, help="let a remote API see a private benchmark's questions (your "
                                                        "own file, or a spec marked private)"),
-    no_prefix_reuse: bool = typer.Option(False, help="recompute shared few-shot prefixes (slower; same results)"),
+    no_prefix_reuse: bool = typer.Option(False, "--no-prefix-reuse",
+                                         help="recompute shared few-shot prefixes (slower; same results)"),
     db: Optional[str] = DbOption,
     out: Optional[Path] = typer.Option(None, help="also write OUT/summary.json and OUT/records.jsonl"),
     per_subject: bool = typer.Option(False, help="print the per-subject table too"),
