@@ -57,6 +57,18 @@ def test_bad_option_is_named_before_anything_is_written(tiny_model_dir, data_dir
 
 
 @pytest.mark.parametrize("flags, culprit", [
+    (["--shots", "-2"], "--shots -2: the number of few-shot examples is 0 or more"),  # was a traceback
+    (["--prompt-format", "nosuch"], "--prompt-format nosuch: cmmlu has native, lm-eval"),
+    (["--shots", "6"], "subject 'agronomy' has 5 few-shot examples in 'dev', fewer than --shots 6"),
+    (["-n", "0"], "-n 0: at least 1 question to show"),
+    (["-n", "-1"], "-n -1: at least 1 question to show"),  # was every question but the last
+])
+def test_prompts_checks_what_eval_checks(data_dir, flags, culprit):
+    assert_rejected(invoke("prompts", "--bench", "cmmlu", "--subjects", "agronomy", "--data-dir", data_dir, *flags),
+                    culprit)
+
+
+@pytest.mark.parametrize("flags, culprit", [
     (["--adapter", "/tmp/x"], "--adapter merges a PEFT adapter into a transformers model; an API model"),
     (["--quant", "int8"], "--quant int8 quantizes transformers or vLLM weights; an API model"),
     (["--scoring", "choice"], "--scoring choice needs each choice's log-likelihood"),
@@ -158,8 +170,10 @@ def test_help_keeps_its_brackets():
     assert "--no-prefix-reuse" in text and "--no-no-" not in text
 
 
-def test_offline_a_missing_dataset_fails_at_once_with_the_local_route(tiny_model_dir, tmp_path, monkeypatch):
-    """No network: the hub is not retried for half a minute; the error says what to download and where."""
+@pytest.mark.parametrize("command", ["eval", "prompts"])
+def test_offline_a_missing_dataset_fails_at_once_with_the_local_route(command, tiny_model_dir, tmp_path, monkeypatch):
+    """No network: the hub is not retried for half a minute; the error says what to download and where. `prompts`
+    too (it loads the data the same way, and retried for 25 s)."""
     import pandian.settings as settings
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # as a user who never set it; restored after the test
@@ -169,8 +183,8 @@ def test_offline_a_missing_dataset_fails_at_once_with_the_local_route(tiny_model
     constants = pytest.importorskip("huggingface_hub.constants")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", constants.HF_HUB_OFFLINE)
     t0 = time.perf_counter()
-    result = invoke("eval", "--model", tiny_model_dir, "--bench", "cmmlu", "--data-dir", tmp_path / "empty",
-                    "--subjects", "agronomy", "--db", tmp_path / "r.db")
+    model = ["--model", tiny_model_dir, "--db", tmp_path / "r.db"] if command == "eval" else []
+    result = invoke(command, *model, "--bench", "cmmlu", "--data-dir", tmp_path / "empty", "--subjects", "agronomy")
     assert_rejected(result, "no local copy of CMMLU")
     assert "--data-dir" in result.output and time.perf_counter() - t0 < 10
     assert not (tmp_path / "r.db").exists()

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Literal, Protocol
 
+from pandian import settings
 from pandian.app.privacy import check_private_data
 from pandian.backends.base import can_score
 from pandian.backends.resources import fingerprint, library_versions, process_age_s
@@ -24,6 +25,7 @@ from pandian.core.identity import run_identity
 from pandian.core.metrics import credit_summary, set_credit, summarize
 from pandian.core.overflow import POLICIES
 from pandian.core.records import Record
+from pandian.core.sources import files_of
 from pandian.core.spec import BenchmarkSpec, SpecError
 from pandian.store import ResultStore
 
@@ -105,6 +107,8 @@ def load_inputs(spec: BenchmarkSpec, opts: EvalOptions, split: str) -> Inputs:
     """Everything a run reads, validated before anything is written. The data fingerprint covers every file the
     split and its few-shot examples depend on (all subjects), so that choosing subjects never changes a run's
     identity."""
+    if spec.data.hub is not None and not _local(spec, opts, split):
+        settings.hub_reachable()  # offline: the hub libraries are told, and the local route is the answer at once
     loaded = load_split(spec, opts.data_dir, split, opts.subjects)
     pool = load_shots(spec, opts.data_dir, opts.subjects) if opts.shots else None
 
@@ -116,6 +120,12 @@ def load_inputs(spec: BenchmarkSpec, opts: EvalOptions, split: str) -> Inputs:
     if opts.subjects:  # the other subjects count too; read locally only (a hub read is not worth a count)
         total = len(load_split(spec, opts.data_dir, split).questions) if loaded.files else None
     return Inputs(loaded, select(loaded.questions, opts.limit), data_fp, shots, total)
+
+
+def _local(spec: BenchmarkSpec, opts: EvalOptions, split: str) -> bool:
+    """Whether the data files the run reads are all on disk (else the hub is the fallback)."""
+    splits = {split, spec.splits.fewshot if opts.shots else None} - {None}
+    return all(f.path.exists() for sp in splits for f in files_of(spec, opts.data_dir, sp, opts.subjects))
 
 
 class Committed:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pandian.app.lifecycle import EvalOptions, load_inputs
+from pandian.app.validate import check_options
 from pandian.backends.tokenize import encode_pairs
 from pandian.core.prompts import render
 from pandian.core.spec import BenchmarkSpec, SpecError
@@ -31,8 +32,7 @@ def preview(spec: BenchmarkSpec, opts: EvalOptions, n: int, tokenizer=None,
     sent)."""
     split = opts.split or spec.splits.eval
     fmt_name = opts.prompt_format or spec.default_prompt
-    if fmt_name not in spec.prompts:
-        raise SpecError(f"{spec.name}: no prompt format '{fmt_name}'; it has {', '.join(spec.prompts)}")
+    check_options(spec, opts)  # the ranges eval checks (--shots -2 was a traceback here)
     fmt = spec.prompts[fmt_name]
     inputs = load_inputs(spec, opts, split)
     generative = opts.scoring == "generate" or spec.kind != "multiple_choice"

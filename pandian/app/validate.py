@@ -14,10 +14,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pandian import settings
 from pandian.app.lifecycle import EvalOptions, Inputs, load_inputs, resolve_options
 from pandian.backends.registry import ModelOptions, check_model
-from pandian.core.sources import files_of
 from pandian.core.errors import InputError
 from pandian.core.prompts import check_prompts
 from pandian.core.spec import BenchmarkSpec
@@ -142,16 +140,9 @@ def check_inputs(spec: BenchmarkSpec, opts: EvalOptions) -> Inputs:
     opts = resolved(spec, opts)
     check_options(spec, opts)
     split = opts.split or spec.splits.eval
-    if spec.data.hub is not None and not _local(spec, opts, split):
-        settings.hub_reachable()  # offline: the hub libraries are told, and the local route is the answer at once
     inputs = load_inputs(spec, opts, split)
     for q in inputs.questions:
         inputs.shots(q)  # raises when a subject has fewer examples than --shots
     check_prompts(spec, opts.prompt_format or spec.default_prompt, inputs.questions, inputs.shots, opts.scoring)
     return inputs
 
-
-def _local(spec: BenchmarkSpec, opts: EvalOptions, split: str) -> bool:
-    """Whether the data files the run reads are all on disk (else the hub is the fallback)."""
-    splits = {split, spec.splits.fewshot if opts.shots else None} - {None}
-    return all(f.path.exists() for sp in splits for f in files_of(spec, opts.data_dir, sp, opts.subjects))

@@ -45,6 +45,8 @@ def prompts_cmd(
 
     if scoring not in ("letter", "choice", "generate"):
         fail("--scoring must be letter, choice or generate")
+    if n < 1:
+        fail(f"-n {n}: at least 1 question to show")
     try:
         spec, ddir = resolve_bench(bench, data_dir, field, trust_spec_code)
         opts = EvalOptions(data_dir=ddir, shots=shots, subjects=subjects.split(",") if subjects else None,
