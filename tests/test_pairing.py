@@ -178,3 +178,11 @@ def test_records_without_question_hashes_fall_back_on_the_data(tiny_model_dir, t
     unverifiable = invoke("compare", b, other, "--db", db)
     assert unverifiable.exit_code == 2 and "cannot be verified" in flat(unverifiable.output)
     assert invoke("compare", a, other, "--db", db).exit_code == 2  # same prompts: the prompt hashes differ
+
+
+def test_variant_labels_name_the_precision_or_nothing():
+    from pandian.app.pairing import variant_label
+
+    assert variant_label({"model": "/m/qwen-7b/", "config": {"dtype": "float32"}}) == "qwen-7b[float32]"
+    assert variant_label({"model": "/m/qwen-7b", "config": {"dtype": "bfloat16", "quant": "int4"}}) == "qwen-7b[int4]"
+    assert variant_label({"model": "deepseek-chat", "config": {}}) == "deepseek-chat"  # an API model: was "…[]"

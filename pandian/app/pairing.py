@@ -31,9 +31,9 @@ class PairingError(ValueError):
 
 
 def variant_label(run: dict) -> str:
-    cfg = run["config"]
-    tags = [cfg.get("quant") or cfg.get("dtype")]
-    return f"{run['model'].rstrip('/').split('/')[-1]}[{'/'.join(t for t in tags if t)}]"
+    tag = run["config"].get("quant") or run["config"].get("dtype")  # an API model has neither: no "name[]"
+    name = run["model"].rstrip("/").split("/")[-1]
+    return f"{name}[{tag}]" if tag else name
 
 
 def settings_key(cfg: dict) -> str:
