@@ -31,6 +31,8 @@ def test_subject_counts_match_the_records(store, survey_store):
         assert totals[rid] == {"records": len(recs), "scored": len(scored),
                                "correct": sum(r.correct for r in scored)}
         assert summarize_counts(counts[rid], cats) == summarize([(r.subject, r.correct) for r in scored], cats)
+        # the light read suites and strengths use: the scored records' outcomes, nothing else
+        assert sorted(store.outcomes(rid)) == sorted((r.qid, r.subject, int(r.correct)) for r in scored)
 
 
 def test_paired_counts_and_flips_match_compare(store, survey_store):

@@ -36,9 +36,19 @@ class Profile:
                 "published": self.published}
 
 
+def latest_runs(runs: list[dict], model: str) -> list[dict]:
+    """A model's runs as `pandian profile MODEL` reads them: the latest per benchmark configuration (runs in
+    creation order, as store.run_list() gives them)."""
+    latest: dict[tuple, dict] = {}
+    for r in runs:
+        if r["model"] == model:
+            latest[_peer_key(r["config"])] = r  # the last one wins
+    return list(latest.values())
+
+
 def resolve_runs(store: ResultStore, refs: list[str]) -> tuple[str, list[dict]]:
     """Run-id prefixes, or one model name: all of its runs (the latest per benchmark configuration)."""
-    runs = store.runs()
+    runs = store.run_list()
     chosen = []
     for ref in refs:
         by_id = [r for r in runs if r["run_id"].startswith(ref)]
@@ -48,11 +58,7 @@ def resolve_runs(store: ResultStore, refs: list[str]) -> tuple[str, list[dict]]:
     if not chosen:
         if len(refs) != 1:
             raise SpecError(f"no stored run matches {', '.join(refs)}; `pandian runs` lists them")
-        latest: dict[tuple, dict] = {}
-        for r in runs:
-            if r["model"] == refs[0]:
-                latest[_peer_key(r["config"])] = r  # runs() is in creation order: the last one wins
-        chosen = list(latest.values())
+        chosen = latest_runs(runs, refs[0])
         if not chosen:
             raise SpecError(f"no stored run of model '{refs[0]}' and no run id starting with it; "
                             "`pandian runs` lists them")
@@ -62,21 +68,26 @@ def resolve_runs(store: ResultStore, refs: list[str]) -> tuple[str, list[dict]]:
     return models.pop(), chosen
 
 
-def _outcomes(store: ResultStore, run: dict) -> RunOutcomes:
-    recs = [r for r in store.records(run["run_id"]) if r.correct is not None]
-    return RunOutcomes(run["run_id"], run["model"], run["benchmark"], {r.qid: int(r.correct) for r in recs},
-                       {r.qid: r.subject for r in recs})
+def _outcomes(store: ResultStore, run: dict, cache: dict) -> RunOutcomes:
+    """A run's scored outcomes, read once per cache (a report profiles every model against the same peers)."""
+    if run["run_id"] not in cache:
+        rows = store.outcomes(run["run_id"])
+        cache[run["run_id"]] = RunOutcomes(run["run_id"], run["model"], run["benchmark"], {q: c for q, _, c in rows},
+                                           {q: s for q, s, _ in rows})
+    return cache[run["run_id"]]
 
 
 def build_profile(store: ResultStore, refs: list[str], *, by: str = "subject", peers: bool = True,
-                  catalog_key: str | None = None, alpha: float = 0.05) -> Profile:
+                  catalog_key: str | None = None, alpha: float = 0.05, cache: dict | None = None) -> Profile:
+    """cache: run id -> outcomes already read, shared by the calls that profile several models of one store."""
     if by not in ("subject", "category"):
         raise SpecError("--by must be subject or category")
+    cache = {} if cache is None else cache
     model, runs = resolve_runs(store, refs)
-    mine = [_outcomes(store, r) for r in runs]
+    mine = [_outcomes(store, r, cache) for r in runs]
     peer_runs: dict[str, list[RunOutcomes]] = {}
     if peers:
-        everything = store.runs()
+        everything = store.run_list()
         for run in runs:
             key = _peer_key(run["config"])
             latest = {}
@@ -84,7 +95,7 @@ def build_profile(store: ResultStore, refs: list[str], *, by: str = "subject", p
                 if other["model"] != model and _peer_key(other["config"]) == key:
                     latest[other["model"]] = other
             if latest:
-                peer_runs[run["run_id"]] = [_outcomes(store, o) for o in latest.values()]
+                peer_runs[run["run_id"]] = [_outcomes(store, o, cache) for o in latest.values()]
     specs = {r["benchmark"]: load_spec(r["benchmark"]) for r in runs if _is_builtin(r["benchmark"])}
 
     def area_of(benchmark: str, subject: str) -> list[str]:

@@ -25,8 +25,9 @@ def part_key(suite: Suite, index: int) -> str:
     return part.label if len(same) == 1 else f"{part.label} #{same.index(index) + 1}"
 
 
-def run_matches(part: Part, config: dict) -> bool:
-    spec = load_spec(part.bench)
+def run_matches(part: Part, config: dict, spec=None) -> bool:
+    """Is a run with this config the part's benchmark in the part's setting? (spec: the part's, when loaded)"""
+    spec = spec or load_spec(part.bench)
     return (config.get("benchmark") == spec.name and config.get("shots") == part.shots
             and config.get("split") == (part.split or spec.splits.eval)
             and config.get("prompt_format") == (part.prompt_format or spec.default_prompt))
@@ -55,18 +56,19 @@ class SuiteResult:
 
 def _part_records(store: ResultStore, part: Part, run_id: str) -> list[tuple[str, str, int]]:
     keep = set(part.subjects) if part.subjects else None
-    return [(r.qid, r.subject, int(r.correct)) for r in store.records(run_id)
-            if r.correct is not None and (keep is None or r.subject in keep)]
+    return [o for o in store.outcomes(run_id) if keep is None or o[1] in keep]
 
 
 def _chance(part: Part, config: dict, qids: list[str], cache: dict) -> float | None:
     """The part's accuracy by guessing: the mean over its measured questions of 1 / the number of answers the
     scoring allows (k choices; 2^k - 1 sets for a multi-select question). None when the run's data folder is no
-    longer readable."""
+    longer readable, or the run recorded none (then the data is not looked for elsewhere, e.g. on the hub)."""
     key = (part.bench, config.get("data_dir"), config.get("split"), tuple(part.subjects or ()))
+    if key not in cache and not config.get("data_dir"):
+        cache[key] = {}
     if key not in cache:
         try:
-            split = load_split(load_spec(part.bench), Path(config.get("data_dir") or "."), config.get("split"),
+            split = load_split(load_spec(part.bench), Path(config["data_dir"]), config.get("split"),
                                part.subjects)
             cache[key] = {q.qid: 1 / (2 ** len(q.choices) - 1 if q.multi else len(q.choices))
                           for q in split.questions if q.choices}
@@ -79,11 +81,12 @@ def _chance(part: Part, config: dict, qids: list[str], cache: dict) -> float | N
 def suite_results(store: ResultStore, suite: Suite, model: str | None = None) -> list[SuiteResult]:
     """One result per model with at least one part stored (the latest run per part), complete ones first."""
     by_model: dict[str, dict[int, dict]] = defaultdict(dict)
-    for run in store.runs():
+    specs = [load_spec(part.bench) for part in suite.parts]
+    for run in store.run_list():
         if model is not None and run["model"] != model:
             continue
         for i, part in enumerate(suite.parts):
-            if run_matches(part, run["config"]):
+            if run_matches(part, run["config"], specs[i]):
                 prev = by_model[run["model"]].get(i)
                 if prev is None or run["created_at"] > prev["created_at"]:
                     by_model[run["model"]][i] = run

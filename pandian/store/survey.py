@@ -47,6 +47,13 @@ class SurveyReads:
                 counts.setdefault(run_id, {})[subject] = (int(k or 0), int(n))
         return counts, totals
 
+    def outcomes(self, run_id: str) -> list[tuple[str, str, int]]:
+        """(qid, subject, correct) of a run's scored records in question-id order: what suite scores and strengths
+        need, without decoding every record's JSON fields."""
+        return [(q, s, int(c)) for q, s, c in self._read(
+            "SELECT qid, subject, correct FROM records WHERE run_id = ? AND correct IS NOT NULL ORDER BY qid",
+            (run_id,))]
+
     @staticmethod
     def _in(column: str, values: list[str] | None) -> tuple[str, tuple]:
         if values is None:
