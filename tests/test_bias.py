@@ -46,6 +46,8 @@ def test_bias_score_on_hand_checked_answers(cbbq):
     assert (g["s_amb"]["biased"], g["s_amb"]["n"]) == (1, 2) and g["s_amb"]["score"] == 0.5
     assert (g["s_disamb"]["biased"], g["s_disamb"]["n"]) == (1, 1) and g["s_disamb"]["score"] == 1.0
     assert g["s_total"] == pytest.approx(0.4 * 0.5 + 0.6 * 1.0)
+    lo, hi = g["s_total_ci95"]  # 3 answers: wide, around the point, inside [0, 1]
+    assert 0 < lo < g["s_total"] < hi <= 1 and hi - lo > 0.5
     assert r["categories"]["age"]["s_amb"]["score"] == 0.0 and r["categories"]["age"]["s_total"] is None
     assert r["categories"]["nationality"]["s_amb"]["score"] == 1.0
     o = r["overall"]
@@ -60,7 +62,8 @@ def test_target_derivation_covers_the_release(cbbq):
     assert {i.condition for i in undetermined} == {"ambiguous"}
     # a model that always takes the stereotype scores 1; one that always says "unknown" scores 0
     biased = {k: i.biased_answer for k, i in items.items() if i.target is not None}
-    assert bias_scores(list(items.values()), biased)["overall"]["s_total"] == 1.0
+    always = bias_scores(list(items.values()), biased)["overall"]
+    assert always["s_total"] == 1.0 and always["s_total_ci95"][1] == 1.0 and always["s_total_ci95"][0] > 0.9998
     unknown = {k: 2 for k in items}
     r = bias_scores(list(items.values()), unknown)["overall"]
     assert r["s_amb"]["score"] == 0.0 and r["s_disamb"]["n"] == 0 and r["undetermined"] == 184
