@@ -24,19 +24,22 @@ def chat_app(answer):
 
 
 def knowing_app(questions, right):
-    """Answers each known question (its stem and options appear in the prompt) with its gold letter(s) when
-    right(subject, index) and with a wrong answer otherwise; `index` counts the question within its subject."""
+    """Answers each known question (its stem, its options and any context field appear in the prompt) with its
+    gold letter(s) when right(subject, index) and with a wrong answer otherwise; `index` counts the question within
+    its subject."""
     seen: dict[str, int] = {}
     known = []
     for q in questions:
         seen[q.subject] = seen.get(q.subject, 0) + 1
         gold = "".join(q.labels[i] for i in q.answer) if isinstance(q.answer, tuple) else q.labels[q.answer]
-        known.append((q.question, q.choices, q.subject, seen[q.subject] - 1, gold, q.labels))
+        texts = (q.question, *q.choices) + ((q.extra["context"],) if q.extra.get("context") else ())
+        known.append((texts, q.subject, seen[q.subject] - 1, gold, q.labels))
 
     def answer(content: str) -> str:
-        # CMMLU repeats some stems with other options: a question is its stem and its options
-        hits = [k for k in known if k[0] in content and all(c in content for c in k[1])]
-        _, _, subject, index, gold, labels = max(hits, key=lambda k: len(k[0]) + sum(map(len, k[1])))
+        # CMMLU repeats some stems with other options, CBBQ a question over many contexts: a question is all of
+        # its texts, and the longest match wins
+        hits = [k for k in known if all(t in content for t in k[0])]
+        _, subject, index, gold, labels = max(hits, key=lambda k: sum(map(len, k[0])))
         wrong = next((lab for lab in labels if lab not in gold), gold[1:])  # a label outside the gold set
         return f"答案：{gold if right(subject, index) else wrong}"
 

@@ -16,7 +16,7 @@ from importlib.resources import files
 import jinja2
 from markupsafe import Markup
 
-from . import plots
+from . import judgement, plots
 from .survey import finite
 
 ASSETS = files("pandian.report") / "assets"
@@ -54,7 +54,8 @@ def environment() -> jinja2.Environment:
                        ci=lambda ci: "–" if plots.pct(ci[0]) is None else f"{100 * ci[0]:.1f}–{100 * ci[1]:.1f}",
                        num=lambda x, d=2: "–" if x is None else f"{x:.{d}f}",
                        dci=lambda ci: "–" if plots.pct(ci[0]) is None else
-                       f"{100 * ci[0]:+.1f} to {100 * ci[1]:+.1f}")
+                       f"{100 * ci[0]:+.1f} to {100 * ci[1]:+.1f}",
+                       iv=lambda ci, d=3: "–" if ci[0] is None else f"{ci[0]:.{d}f}–{ci[1]:.{d}f}")
     return env
 
 
@@ -87,6 +88,6 @@ def render_html(data: dict) -> str:
     figs = figures(data)
     lib, app_js = plotly_js(), asset("report.js")
     return environment().get_template("report.html.j2").render(
-        data=data, figures=figs, csp=content_security_policy([lib, app_js]), css=Markup(asset("report.css")),
-        plotly=Markup(lib), app_js=Markup(app_js), figures_json=Markup(script_json(figs)),
+        data=data, judgement=judgement, status=judgement.section_status(data), figures=figs,
+        csp=content_security_policy([lib, app_js]), css=Markup(asset("report.css")), plotly=Markup(lib), app_js=Markup(app_js), figures_json=Markup(script_json(figs)),
         records_json=Markup(script_json(data.get("records") or {})))
