@@ -4,7 +4,8 @@ run of 100k records.
 Records are synthetic but go through the store's own interface (ensure_run, add_records, add_session), so the
 tables, indexes and JSON encodings are the real ones. Measured:
   * `pandian report`: build time and file size, against the peer a report without SQL aggregates would be, reading
-    every record of every run into Python (store.records);
+    every record of every run into Python (store.records); and the report as the command writes it by default,
+    with the catalog and the judgement sections (bias, strengths and weaknesses, recommendations), each timed;
   * the web app on 127.0.0.1 through uvicorn and httpx: leaderboard, a run's drill-down (first page, a page deep
     in the 100k run, a search, right/wrong filter), one question, a compare of two variants with flipped questions,
     and the JSON API. Median of repeated requests.
@@ -92,15 +93,31 @@ def build_store(path: Path, per_run: int, big: int) -> dict:
     return {"build_s": time.perf_counter() - t0, "ids": ids, "big": big_id}
 
 
-def time_report(path: Path, out: Path, with_records: bool) -> dict:
+def time_report(path: Path, out: Path, with_records: bool, full: bool = False) -> dict:
+    """full: as `pandian report` writes it by default, with the catalog and the judgement sections (bias,
+    strengths and weaknesses with their bootstrap, recommendations for every suite measured) and their times."""
     from pandian.report import write_report
 
     store = open_store(path)
     t0 = time.perf_counter()
-    write_report(store, out, fmt=out.suffix.lstrip("."), with_records=with_records)
+    catalog, sections, parts = None, None, {}
+    if full:
+        from pandian.app import survey
+        from pandian.catalog import load_catalog
+
+        catalog = load_catalog()
+        sections = {}
+        for key, compute in (("bias", lambda: survey.bias_section(store)),
+                             ("profiles", lambda: survey.profile_section(store)),
+                             ("recommendations", lambda: survey.recommendation_section(store, catalog, 24.0))):
+            t = time.perf_counter()
+            sections[key] = compute()
+            parts[key] = round(time.perf_counter() - t, 3)
+    write_report(store, out, fmt=out.suffix.lstrip("."), with_records=with_records, catalog=catalog,
+                 sections=sections)
     took = time.perf_counter() - t0
     store.close()
-    return {"seconds": round(took, 3), "bytes": out.stat().st_size}
+    return {"seconds": round(took, 3), "bytes": out.stat().st_size, **({"sections_s": parts} if full else {})}
 
 
 def time_read_all(path: Path) -> float:
@@ -184,14 +201,19 @@ def main() -> None:
               f"{db.stat().st_size / 2**20:.1f} MiB")
         report = time_report(db, Path(tmp) / "report.html", False)
         report_md = time_report(db, Path(tmp) / "report.md", False)
+        full = time_report(db, Path(tmp) / "full.html", False, full=True)
         peer = time_read_all(db)
         print(f"report: {report['seconds']:.2f}s, {report['bytes'] / 2**20:.2f} MiB; reading every record instead "
               f"(the peer) takes {peer:.2f}s alone, {peer / report['seconds']:.1f}x the whole report")
+        print(f"report with the catalog and the judgement sections (pandian report's default): {full['seconds']:.2f}s, "
+              f"{full['bytes'] / 2**20:.2f} MiB; sections: " + ", ".join(f"{k} {v:.2f}s"
+                                                                       for k, v in full["sections_s"].items()))
         web = time_web(db, built, args.repeats)
         for name, w in web.items():
             print(f"web {name}: {w['median_ms']:.0f} ms median (max {w['max_ms']:.0f}), {w['bytes'] / 1024:.0f} KiB")
         result = {"runs": len(built["ids"]) + bool(args.big), "records_per_run": args.per_run, "big_run": args.big,
                   "store_mib": round(db.stat().st_size / 2**20, 1), "report": report, "report_md": report_md,
+                  "report_full": full,
                   "peer_read_all_records_s": round(peer, 3), "web": web}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
