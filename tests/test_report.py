@@ -160,7 +160,10 @@ def test_with_records_embeds_every_record_as_json(survey_store, tmp_path):
 ])
 def test_bad_input_fails_clearly(args, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    base = {"--out": "r.html"}
+    from pandian.store import open_store
+
+    open_store(str(tmp_path / "empty.db")).close()  # a store to read: the missing one is a probe of its own
+    base = {"--out": "r.html", "--db": "empty.db"}
     for i in range(0, len(args), 2):
         base[args[i]] = args[i + 1]
     result = CliRunner().invoke(app, ["report"] + [x for kv in base.items() for x in kv])
