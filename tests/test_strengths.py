@@ -52,3 +52,21 @@ def test_small_differences_are_not_claimed():
 def test_holm():
     assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
     assert holm([]) == []
+
+
+def test_a_handful_of_questions_answered_alike_is_no_evidence():
+    # 3 of 3 right where the peer has 0 of 3: the bootstrap has no spread; the exact sign test (p = 0.25) decides
+    def few(right):
+        subject = {f"{s}/{i}": s for s in "xy" for i in range(3)}
+        return subject, {q: right for q in subject}
+
+    subject, mine = few(1)
+    _, theirs = few(0)
+    st = profile([RunOutcomes("m", "m", "b", mine, subject)], {"m": [RunOutcomes("p", "p", "b", theirs, subject)]},
+                 lambda b, s: [s])
+    assert [s.kind for s in st] == ["none", "none"] and st[0].delta == 1.0 and st[0].p == pytest.approx(0.25)
+    # the same all-one-way pattern on 40 questions is evidence
+    subject = {f"x/{i}": "x" for i in range(40)}
+    st = profile([RunOutcomes("m", "m", "b", dict.fromkeys(subject, 1), subject)],
+                 {"m": [RunOutcomes("p", "p", "b", dict.fromkeys(subject, 0), subject)]}, lambda b, s: [s])
+    assert st[0].kind == "strength" and st[0].p < 1e-9

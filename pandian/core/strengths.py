@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-DRAWS = 10000
+DRAWS = 2000  # enough for a 95% percentile interval (Efron & Tibshirani: 1000-2000); p-values use the SE alone
 CHUNK = 500  # bootstrap draws materialised at once (draws x patterns weights)
 
 
@@ -65,12 +65,14 @@ class Statement:
                 "questions": self.questions, "evidence": self.evidence, "text": self.text}
 
 
-def _p_two_sided(delta: float, samples: np.ndarray) -> float:
+def _p_two_sided(delta: float, samples: np.ndarray, questions: int) -> float:
     """p-value of 'no difference' from the bootstrap's standard error (normal approximation): unlike counting
-    resamples beyond 0, it does not stop at 1/draws, which Holm's correction over many areas would need."""
+    resamples beyond 0, it does not stop at 1/draws, which Holm's correction over many areas would need. A
+    bootstrap without spread (every question answered alike, e.g. 3 of 3 right against 0 of 3) says nothing about
+    the spread; then the exact sign test of that many questions all going one way: 3 questions give p = 0.25."""
     se = float(np.std(samples))
     if se == 0:
-        return 1.0 if delta == 0 else 0.0
+        return 1.0 if delta == 0 else min(1.0, 2 * 0.5 ** questions)
     return math.erfc(abs(delta) / (se * math.sqrt(2)))
 
 
@@ -147,7 +149,7 @@ def _peer_statements(run, others, areas, rng, draws) -> list[Statement]:
         out.append(Statement(
             benchmark=run.benchmark, area=area, kind="none", delta=delta,
             ci95=(float(np.quantile(samples, 0.025)), float(np.quantile(samples, 0.975))),
-            p=_p_two_sided(delta, samples), baseline="peer median", accuracy=float(acc[0]),
+            p=_p_two_sided(delta, samples, len(shared)), baseline="peer median", accuracy=float(acc[0]),
             baseline_accuracy=float(np.median(acc[1:])), questions=len(shared),
             evidence={"run": run.run_id, "peers": [o.run_id for o in others],
                       "peer_models": [o.model for o in others], "subjects": sorted({run.subject[q] for q in shared}),
@@ -166,7 +168,8 @@ def _own_statements(run, areas, rng, draws) -> list[Statement]:
         out.append(Statement(
             benchmark=run.benchmark, area=area, kind="none", delta=float(acc - rest),
             ci95=(float(np.quantile(samples, 0.025)), float(np.quantile(samples, 0.975))),
-            p=_p_two_sided(float(acc - rest), samples), baseline="own median", accuracy=acc, baseline_accuracy=float(rest),
+            p=_p_two_sided(float(acc - rest), samples, counts[i][1]), baseline="own median", accuracy=acc,
+            baseline_accuracy=float(rest),
             questions=counts[i][1],
             evidence={"run": run.run_id, "peers": [], "subjects": sorted({run.subject[q] for q in areas[area]}),
                       "questions": counts[i][1], "areas_compared": len(names),
