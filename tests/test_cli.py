@@ -64,9 +64,11 @@ def test_benchmarks_lists_the_specs():
 def test_demo_runs_offline(tmp_path, data_dir, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     text = " ".join(cli("demo", "--data-dir", str(data_dir), "--db", str(tmp_path / "d.db"),
-                           "--cmmlu-limit", "2").split())
+                           "--cmmlu-limit", "2", "--report", str(tmp_path / "r.html")).split())
     assert "scores at chance" in text and "CMMLU" in text and "China specific" in text and "Overall" in text
     assert "recommend --scenario legal --gpu 24GB --commercial" in text and "#1, ranked among" in text
     # a version of the model compared on the same questions: paired, with the setting that differs
     assert "the bf16 version of the same model" in text and "shared questions, baseline" in text
     assert "settings that differ between the runs" in text and "bfloat16" in text
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")  # the report of what the demo measured
+    assert "pandian report --out" in text and "bfloat16" in html and "Baichuan2-13B-Base" in html

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Optional
 
@@ -9,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from pandian.cli import app
-from pandian.cli.common import DataDirOption, DbOption, console, run_eval
+from pandian.cli.common import DataDirOption, DbOption, console, fail, run_eval
 
 
 @app.command()
@@ -17,15 +18,22 @@ def demo(
     data_dir: Optional[Path] = DataDirOption,
     db: Optional[str] = DbOption,
     cmmlu_limit: int = typer.Option(10, help="CMMLU questions per subject (5-shot)"),
+    report: Optional[Path] = typer.Option(None, help="where to write the HTML report (default: demo-report.html "
+                                                     "in pandian's home folder, ~/.pandian or PANDIAN_HOME)"),
 ):
     """Offline end-to-end run on a tiny random-init model built locally (scores at chance by design)."""
     from pandian import settings
     from pandian.app.demo import demo_evaluations, demo_model_dir, demo_recommendation, has_cmmlu
     from pandian.app.compare import compare
+    from pandian.app.survey import judgement_sections
+    from pandian.catalog import load_catalog
+    from pandian.report import write_report
     from pandian.backends.registry import ModelOptions, load_backend
     from pandian.cli.render import print_comparison, print_summary
     from pandian.cli.common import open_db
 
+    if report is not None and (report.suffix not in (".html", ".md") or not report.parent.is_dir()):
+        fail(f"--report {report}: give a .html or .md file in an existing folder")
     data_dir = settings.data_dir(data_dir)
     console.print("[bold]pandian demo[/]: building (or reusing) a tiny random-init model; it scores at chance "
                   "(~25% on 4 choices) by design — the point is the pipeline, not the number.")
@@ -53,5 +61,15 @@ def demo(
                   f"{len(rec['ranked'])}; {len(rec['excluded'])} excluded, each with its reason):")
     for e in rec["ranked"][:3]:
         console.print(f"  {escape(e['reason'])}", highlight=False)
-    console.print(f"records: {store.path} (pandian runs --db {store.path})", highlight=False, markup=False)
+    out = report or settings.home() / "demo-report.html"
+    if importlib.util.find_spec("plotly") is None:  # the HTML report embeds plotly.js; Markdown needs nothing
+        out = out.with_suffix(".md")
+    catalog = load_catalog()
+    write_report(store, out, fmt="html" if out.suffix == ".html" else "md", catalog=catalog,
+                 sections=judgement_sections(store, catalog, 24.0, scenarios=["legal"], commercial=True))
+    console.print(f"[bold]pandian report --out {escape(str(out))}[/]: catalog, performance, the two versions "
+                  "against memory and speed, strengths and weaknesses, the recommendation (open it in a browser; it "
+                  "works offline)", highlight=False)
+    console.print(f"records: {store.path} (pandian runs --db {store.path}; pandian web --db {store.path})",
+                  highlight=False, markup=False)
     store.close()
