@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from pandian.core.strengths import RunOutcomes, holm, profile
@@ -70,3 +72,19 @@ def test_a_handful_of_questions_answered_alike_is_no_evidence():
     st = profile([RunOutcomes("m", "m", "b", dict.fromkeys(subject, 1), subject)],
                  {"m": [RunOutcomes("p", "p", "b", dict.fromkeys(subject, 0), subject)]}, lambda b, s: [s])
     assert st[0].kind == "strength" and st[0].p < 1e-9
+
+
+def test_a_small_area_at_zero_against_the_own_median_is_not_claimed():
+    # 0 of 14 where the other areas score about 18%: 0.82^14 = 6% of the time by chance alone, not a weakness
+    subject = {f"{s}/{i}": s for s in "abcdef" for i in range(14 if s == "a" else 200)}
+    correct = {q: int(s != "a" and int(q.split("/")[1]) % 11 < 2) for q, s in subject.items()}
+    [a] = [s for s in profile([RunOutcomes("m", "m", "b", correct, subject)], {}, lambda b, s: [s]) if s.area == "a"]
+    assert a.kind == "none" and a.accuracy == 0 and 0.05 < a.p < 0.2 and a.ci95[0] < a.ci95[1]
+
+
+def test_binomial_p():
+    from pandian.core.strengths import binomial_p
+
+    assert binomial_p(0, 14, 0.25) == pytest.approx(0.75 ** 14 + sum(  # counts at least as unlikely as 0
+        math.comb(14, i) * 0.25 ** i * 0.75 ** (14 - i) for i in range(8, 15)))
+    assert binomial_p(5, 10, 0.5) == pytest.approx(1.0)

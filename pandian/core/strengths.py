@@ -5,8 +5,9 @@ For each area (a subject, or a category) of each benchmark a model was run on:
   accuracies on the area's shared questions; paired bootstrap (questions resampled jointly for all models);
 - without peers: delta = the area's accuracy - the median of the model's accuracies on the benchmark's other areas;
   stratified bootstrap (each area's questions resampled within it), since the areas hold different questions.
-A two-sided p-value per area (normal approximation with the bootstrap's standard error), then Holm's correction across every statement made about the model: a
-difference is claimed (strength / weakness) only when its corrected p is below alpha; otherwise the area reads
+A two-sided p-value per area (normal approximation with the bootstrap's standard error; against the own median, the
+larger of that and the exact binomial test of the area's count), then Holm's correction across every statement
+made about the model: a difference is claimed (strength / weakness) only when its corrected p is below alpha; otherwise the area reads
 "no measurable difference". Every statement carries its evidence: runs, subjects, question counts.
 """
 
@@ -65,6 +66,19 @@ class Statement:
                 "questions": self.questions, "evidence": self.evidence, "text": self.text}
 
 
+def binomial_p(k: int, n: int, p0: float) -> float:
+    """Exact two-sided binomial test of k of n against p0: the probability of every count as unlikely as k."""
+    if p0 <= 0 or p0 >= 1:
+        return 1.0 if k == round(p0 * n) else 0.0
+
+    def logpmf(i: int) -> float:
+        return math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * math.log(p0) + \
+            (n - i) * math.log1p(-p0)
+
+    observed = logpmf(k)
+    return min(1.0, sum(math.exp(lp) for lp in map(logpmf, range(n + 1)) if lp <= observed + 1e-7))
+
+
 def _p_two_sided(delta: float, samples: np.ndarray, questions: int) -> float:
     """p-value of 'no difference' from the bootstrap's standard error (normal approximation): unlike counting
     resamples beyond 0, it does not stop at 1/draws, which Holm's correction over many areas would need. A
@@ -93,10 +107,11 @@ def _paired(matrix: np.ndarray, rng: np.random.Generator, draws: int) -> np.ndar
 
 
 def _stratified(counts: list[tuple[int, int]], index: int, rng: np.random.Generator, draws: int) -> np.ndarray:
-    """Bootstrap of acc_index - median(acc of the other areas), each area resampled alone (a binomial draw)."""
+    """Bootstrap of acc_index - median(acc of the other areas), each area resampled alone (a binomial draw). An
+    area is drawn at (k+1)/(n+2), not k/n: at 0 of 14 the plug-in draw is always 0, a spread of none."""
     k = np.array([c for c, _ in counts])
     n = np.array([m for _, m in counts])
-    accs = rng.binomial(n, k / n, size=(draws, len(n))) / n
+    accs = rng.binomial(n, (k + 1) / (n + 2), size=(draws, len(n))) / n
     return accs[:, index] - np.median(np.delete(accs, index, axis=1), axis=1)
 
 
@@ -168,7 +183,10 @@ def _own_statements(run, areas, rng, draws) -> list[Statement]:
         out.append(Statement(
             benchmark=run.benchmark, area=area, kind="none", delta=float(acc - rest),
             ci95=(float(np.quantile(samples, 0.025)), float(np.quantile(samples, 0.975))),
-            p=_p_two_sided(float(acc - rest), samples, counts[i][1]), baseline="own median", accuracy=acc,
+            # the bootstrap's p, or the exact test of the area's count against the median taken as known, whichever
+            # is larger: a small area at 0% or 100% is where the normal approximation claims too much
+            p=max(_p_two_sided(float(acc - rest), samples, counts[i][1]), binomial_p(*counts[i], float(rest))),
+            baseline="own median", accuracy=acc,
             baseline_accuracy=float(rest),
             questions=counts[i][1],
             evidence={"run": run.run_id, "peers": [], "subjects": sorted({run.subject[q] for q in areas[area]}),
