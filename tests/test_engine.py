@@ -106,3 +106,21 @@ def test_half_precision_on_cpu_through_the_shared_prefix(tiny_model_dir, data_di
     for qid in fast:
         assert fast[qid].pred == plain[qid].pred, qid
         assert max(abs(x - y) for x, y in zip(fast[qid].logprobs, plain[qid].logprobs)) < 0.02, qid
+
+
+def test_a_context_that_starts_elsewhere_does_not_cost_the_group_its_prefix(tiny_model):
+    """One context of a group cut from the left (it starts mid-text): the others still share their prefix, and
+    every score equals a plain forward."""
+    from pandian.backends.base import TokenRequest
+
+    g = torch.Generator().manual_seed(0)
+    shared = tuple(torch.randint(5, 4000, (300,), generator=g).tolist())
+    conts = ((30,), (31,), (32,), (33,))
+    reqs = [TokenRequest(shared + tuple(torch.randint(5, 4000, (20,), generator=g).tolist()), conts, "s")
+            for _ in range(6)]
+    reqs.append(TokenRequest(shared[150:] + (7,) * 20, conts, "s"))  # the cut one
+    scorer = tiny_model.scorer()
+    got = dict(pair for batch in scorer.score(reqs) for pair in batch)
+    assert scorer.stats.prefix_tokens >= 299  # the six kept their prefix
+    for i, r in enumerate(reqs):
+        assert max(abs(a - b) for a, b in zip(got[i], reference_logprobs(tiny_model, list(r.ctx), [list(c) for c in conts]))) < 1e-4

@@ -25,6 +25,9 @@ from pandian.backends import prefix_attention
 from pandian.backends.base import TokenRequest as Request
 
 
+SHARED_START = 16  # tokens that must match for contexts to share a group's prefix
+
+
 @dataclass
 class _Row:
     ids: tuple[int, ...]  # tokens after the group prefix
@@ -101,7 +104,22 @@ class LoglikelihoodEngine:
         for i, r in enumerate(requests):
             groups[r.group].append(i)
         for idxs in groups.values():
-            yield from self._score_group([requests[i] for i in idxs], idxs)
+            for part in self._by_shared_start(requests, idxs):
+                yield from self._score_group([requests[i] for i in part], part)
+
+    def _by_shared_start(self, requests: Sequence[Request], idxs: list[int]) -> list[list[int]]:
+        """A group split in two when a few of its contexts do not start like the rest: a prompt cut from the left
+        to fit the context (--overflow truncate-left) shares no prefix with its subject, and left in the group it
+        would make the common prefix empty for all (MMLU college_medicine: 5 of 173, and 9x the time)."""
+        if not self.reuse_prefix or len(idxs) < 3:
+            return [idxs]
+        starts = defaultdict(list)
+        for i in idxs:
+            starts[tuple(requests[i].ctx[:SHARED_START])].append(i)
+        main = max(starts.values(), key=len)
+        if len(main) == len(idxs) or len(main) < 2:
+            return [idxs]
+        return [main, [i for i in idxs if i not in set(main)]]
 
     # ------------------------------------------------------------------ internals
 
