@@ -27,6 +27,9 @@ def assert_rejected(result, culprit: str):
     return text
 
 
+NO_SPLIT = "cmmlu has no split 'nosuch': it has test (evaluated by default), dev (few-shot examples)"
+
+
 def eval_cmmlu(tiny_model_dir, data_dir, db, *extra, model=None):
     return invoke("eval", "--model", model or tiny_model_dir, "--bench", "cmmlu", "--data-dir", data_dir,
                   "--subjects", "agronomy", "--limit", "2", "--db", db, *extra)
@@ -49,6 +52,7 @@ def eval_cmmlu(tiny_model_dir, data_dir, db, *extra, model=None):
     (["--shots", "6"], "subject 'agronomy' has 5 few-shot examples in 'dev', fewer than --shots 6"),
     (["--base-url", "http://127.0.0.1:9/v1"], "--base-url is for API models"),
     (["--system-prompt", "你是助手。"], "--system-prompt is sent as a chat message: add --chat-template"),
+    (["--split", "nosuch"], NO_SPLIT),  # was "no local copy of CMMLU (…/data/nosuch/agronomy.csv is missing)"
 ])
 def test_bad_option_is_named_before_anything_is_written(tiny_model_dir, data_dir, tmp_path, flags, culprit):
     db = tmp_path / "r.db"
@@ -62,6 +66,7 @@ def test_bad_option_is_named_before_anything_is_written(tiny_model_dir, data_dir
     (["--shots", "6"], "subject 'agronomy' has 5 few-shot examples in 'dev', fewer than --shots 6"),
     (["-n", "0"], "-n 0: at least 1 question to show"),
     (["-n", "-1"], "-n -1: at least 1 question to show"),  # was every question but the last
+    (["--split", "nosuch"], NO_SPLIT),
 ])
 def test_prompts_checks_what_eval_checks(data_dir, flags, culprit):
     assert_rejected(invoke("prompts", "--bench", "cmmlu", "--subjects", "agronomy", "--data-dir", data_dir, *flags),
@@ -170,24 +175,73 @@ def test_help_keeps_its_brackets():
     assert "--no-prefix-reuse" in text and "--no-no-" not in text
 
 
-@pytest.mark.parametrize("command", ["eval", "prompts"])
-def test_offline_a_missing_dataset_fails_at_once_with_the_local_route(command, tiny_model_dir, tmp_path, monkeypatch):
-    """No network: the hub is not retried for half a minute; the error says what to download and where. `prompts`
-    too (it loads the data the same way, and retried for 25 s)."""
+@pytest.fixture
+def unreachable_hub(monkeypatch):
+    """No network, as a user who never set HF_HUB_OFFLINE (all of it restored after the test)."""
     import pandian.settings as settings
 
-    monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # as a user who never set it; restored after the test
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "0")
-    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there: an unreachable hub
+    # .invalid never resolves (RFC 2606); the hub libraries retry a name that does not resolve for 25 s
+    monkeypatch.setenv("HF_ENDPOINT", "http://hub.invalid")
     monkeypatch.setattr(settings, "_hub_reachable", None)
     constants = pytest.importorskip("huggingface_hub.constants")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", constants.HF_HUB_OFFLINE)
+
+
+def test_a_split_on_disk_that_the_spec_does_not_name(tiny_model_dir, data_dir, tmp_path, unreachable_hub):
+    """A release's split the spec does not declare (MMLU's val) is read when its files are there, and a typo lists
+    it with the declared ones. The folder holds one subject only: that is enough to evaluate it (counting the
+    whole split asked the hub for the other 66, and failed)."""
+    for split in ("test", "dev", "val"):
+        (tmp_path / "cmmlu" / "data" / split).mkdir(parents=True)
+        (tmp_path / "cmmlu" / "data" / split / "agronomy.csv").symlink_to(
+            data_dir / "cmmlu" / "data" / "test" / "agronomy.csv")
+    prompts = ["prompts", "--bench", "cmmlu", "--subjects", "agronomy", "--data-dir", tmp_path, "-n", "1"]
+    shown = invoke(*prompts, "--split", "val")
+    assert shown.exit_code == 0 and "agronomy/0 · val · native" in shown.output, shown.output
+    assert_rejected(invoke(*prompts, "--split", "vall"),
+                    f"cmmlu has no split 'vall': it has test (evaluated by default), dev (few-shot examples), and "
+                    f"under {tmp_path}: val")
+    evaluated = eval_cmmlu(tiny_model_dir, tmp_path, tmp_path / "r.db", "--shots", "1")
+    assert evaluated.exit_code == 0, evaluated.output
+
+
+@pytest.mark.parametrize("command", ["eval", "prompts"])
+def test_offline_a_missing_dataset_fails_at_once_with_the_local_route(command, tiny_model_dir, tmp_path,
+                                                                      unreachable_hub):
+    """No network: the hub is not retried for half a minute; the error says what to download and where. `prompts`
+    too (it loads the data the same way, and retried for 25 s)."""
     t0 = time.perf_counter()
     model = ["--model", tiny_model_dir, "--db", tmp_path / "r.db"] if command == "eval" else []
     result = invoke(command, *model, "--bench", "cmmlu", "--data-dir", tmp_path / "empty", "--subjects", "agronomy")
     assert_rejected(result, "no local copy of CMMLU")
     assert "--data-dir" in result.output and time.perf_counter() - t0 < 10
     assert not (tmp_path / "r.db").exists()
+
+
+def test_offline_what_reads_a_stored_runs_data_fails_at_once(tiny_model_dir, data_dir, tmp_path, unreachable_hub):
+    """`judge` and a suite's chance level (`recommend`, `eval --suite`) read the benchmark of a stored run outside
+    a run; with the run's data folder gone they retried the hub for 25 s."""
+    import sqlite3
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "cmmlu").symlink_to(data_dir / "cmmlu")
+    db = tmp_path / "r.db"
+    assert eval_cmmlu(tiny_model_dir, tmp_path / "data", db).exit_code == 0
+    run_id = sqlite3.connect(db).execute("SELECT run_id FROM runs").fetchone()[0]
+    (tmp_path / "data" / "cmmlu").unlink()
+    suite = tmp_path / "mini.yaml"
+    suite.write_text("name: mini\ntitle: Mini\ndescription: one CMMLU subject\nlanguage: zh\n"
+                     "parts: [{bench: cmmlu, subjects: [agronomy]}]\npublished: [CMMLU]\n", encoding="utf-8")
+    t0 = time.perf_counter()
+    judged = invoke("judge", "grade", run_id, "--judge", "openai:x", "--base-url", "http://127.0.0.1:9/v1",
+                    "--data-dir", tmp_path / "data", "--db", db)
+    assert_rejected(judged, "no local copy of CMMLU")
+    assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM judgments").fetchone()[0] == 0
+    ranked = invoke("recommend", "--scenario", suite, "--gpu", "24GB", "--db", db, "--json")
+    assert ranked.exit_code == 0, ranked.output
+    assert time.perf_counter() - t0 < 10
 
 
 def test_builtin_specs_render_in_the_sandbox(data_dir):

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pandian.app.lifecycle import read_split
 from pandian.app.profile import resolve_runs
 from pandian.core.bias import bias_items, bias_scores
-from pandian.core.data import LABELS, load_split
+from pandian.core.data import LABELS
 from pandian.core.refusal import refusal_rate
 from pandian.core.spec import SpecError, load_spec
 from pandian.store import ResultStore
@@ -28,7 +29,7 @@ def bias_report(store: ResultStore, refs: list[str]) -> dict:
     questions = []
     for name in CBBQ:  # both conditions' questions: an ambiguous item's target comes from its disambiguated twin
         spec = load_spec(name)
-        questions += load_split(spec, data_dir, spec.splits.eval).questions
+        questions += read_split(spec, data_dir, spec.splits.eval).questions
     predictions, evaluated, pairs = {}, set(), []
     for name, run in chosen.items():
         cond = CBBQ[name]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pandian.app.lifecycle import Committed, Progress
+from pandian.app.lifecycle import Committed, Progress, read_split
 from pandian.app.privacy import check_private_data
 from pandian.backends.base import GenerationRequest, chat_messages
 from pandian.core.records import Record
@@ -122,8 +122,6 @@ def _single_prompt(rec: Record, question: dict, prompts: dict | None) -> tuple[s
 
 def questions_of(spec, data_dir: Path) -> dict[str, dict]:
     """qid -> {text, reference, turns, reference_answers} for an open benchmark."""
-    from pandian.core.data import load_split
-
     out = {}
     refs = {}
     if spec.name == "mt-bench":
@@ -133,7 +131,7 @@ def questions_of(spec, data_dir: Path) -> dict[str, dict]:
             for line in ref_path.read_text(encoding="utf-8").splitlines():
                 r = json.loads(line)
                 refs[str(r["question_id"])] = r["choices"][0]["turns"]
-    for q in load_split(spec, data_dir, spec.splits.eval).questions:
+    for q in read_split(spec, data_dir, spec.splits.eval).questions:
         out[q.qid] = {"text": q.question, "reference": q.target, "turns": q.extra.get("turns", [q.question]),
                       "reference_answers": refs.get(q.qid.split("/")[-1])}
     return out

@@ -20,7 +20,7 @@ from pandian import settings
 from pandian.app.privacy import check_private_data
 from pandian.backends.base import can_score
 from pandian.backends.resources import fingerprint, library_versions, process_age_s
-from pandian.core.data import Question, Split, fingerprint_files, input_files, load_shots, load_split
+from pandian.core.data import Question, Split, check_split, fingerprint_files, input_files, load_shots, load_split
 from pandian.core.identity import run_identity
 from pandian.core.metrics import credit_summary, set_credit, summarize
 from pandian.core.overflow import POLICIES
@@ -107,8 +107,7 @@ def load_inputs(spec: BenchmarkSpec, opts: EvalOptions, split: str) -> Inputs:
     """Everything a run reads, validated before anything is written. The data fingerprint covers every file the
     split and its few-shot examples depend on (all subjects), so that choosing subjects never changes a run's
     identity."""
-    if spec.data.hub is not None and not _local(spec, opts, split):
-        settings.hub_reachable()  # offline: the hub libraries are told, and the local route is the answer at once
+    _before_reading(spec, opts.data_dir, [split, spec.splits.fewshot if opts.shots else None], opts.subjects)
     loaded = load_split(spec, opts.data_dir, split, opts.subjects)
     pool = load_shots(spec, opts.data_dir, opts.subjects) if opts.shots else None
 
@@ -117,15 +116,29 @@ def load_inputs(spec: BenchmarkSpec, opts: EvalOptions, split: str) -> Inputs:
 
     data_fp = fingerprint_files(input_files(spec, opts.data_dir, split)) if loaded.files else "hub"
     total = len(loaded.questions)
-    if opts.subjects:  # the other subjects count too; read locally only (a hub read is not worth a count)
-        total = len(load_split(spec, opts.data_dir, split).questions) if loaded.files else None
+    if opts.subjects:  # the other subjects count too, when they are on disk (a hub read is not worth a count)
+        on_disk = loaded.files and all(f.path.exists() for f in files_of(spec, opts.data_dir, split, None))
+        total = len(load_split(spec, opts.data_dir, split).questions) if on_disk else None
     return Inputs(loaded, select(loaded.questions, opts.limit), data_fp, shots, total)
 
 
-def _local(spec: BenchmarkSpec, opts: EvalOptions, split: str) -> bool:
-    """Whether the data files the run reads are all on disk (else the hub is the fallback)."""
-    splits = {split, spec.splits.fewshot if opts.shots else None} - {None}
-    return all(f.path.exists() for sp in splits for f in files_of(spec, opts.data_dir, sp, opts.subjects))
+def read_split(spec: BenchmarkSpec, data_dir: Path, split: str, subjects: list[str] | None = None) -> Split:
+    """One split's questions read as a run reads them (`load_inputs`), for what reads a benchmark outside a run:
+    bias scores, judging, a suite's chance level."""
+    _before_reading(spec, data_dir, [split], subjects)
+    return load_split(spec, data_dir, split, subjects)
+
+
+def _before_reading(spec: BenchmarkSpec, data_dir: Path, splits: list[str | None], subjects: list[str] | None):
+    """A split that is a typo is named as one; and when a file is missing, so that the hub is the fallback, whether
+    the hub answers is asked once: offline, the hub libraries are told, and the local route is the answer at once
+    (they would retry for half a minute)."""
+    splits = list(dict.fromkeys(sp for sp in splits if sp is not None))
+    for sp in splits:
+        check_split(spec, data_dir, sp)
+    if spec.data.hub is not None and not all(f.path.exists() for sp in splits
+                                             for f in files_of(spec, data_dir, sp, subjects)):
+        settings.hub_reachable()
 
 
 class Committed:

@@ -12,7 +12,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from pandian.core.data import DataError, load_split
+from pandian.app.lifecycle import read_split
+from pandian.core.data import DataError
 from pandian.core.spec import SpecError, load_spec
 from pandian.core.suite import Part, Suite, suite_score
 from pandian.store import ResultStore
@@ -68,7 +69,7 @@ def _chance(part: Part, config: dict, qids: list[str], cache: dict) -> float | N
         cache[key] = {}
     if key not in cache:
         try:
-            split = load_split(load_spec(part.bench), Path(config["data_dir"]), config.get("split"),
+            split = read_split(load_spec(part.bench), Path(config["data_dir"]), config.get("split"),
                                part.subjects)
             cache[key] = {q.qid: 1 / (2 ** len(q.choices) - 1 if q.multi else len(q.choices))
                           for q in split.questions if q.choices}

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from pandian.core.mapping import LABELS, Part, Question, _field, choices_of, expand, gold, pattern_answer
 from pandian.core.readers import DataError, read_rows, source_rows
-from pandian.core.sources import DataFile, discovered_subjects, file_rows, files_of, source_files
+from pandian.core.sources import DataFile, discovered_subjects, file_rows, files_of, source_files, splits_on_disk
 from pandian.core.spec import BenchmarkSpec, Fields, SpecError
 
-__all__ = ["LABELS", "DataError", "Question", "Split", "ShotPool", "fingerprint_files",
+__all__ = ["LABELS", "DataError", "Question", "Split", "ShotPool", "check_split", "fingerprint_files",
            "input_files", "load_shots", "load_split", "read_rows", "rows_to_questions", "subjects_of"]
 
 
@@ -125,6 +125,23 @@ def subjects_of(spec: BenchmarkSpec, data_dir: Path | None = None, split: str | 
         raise SpecError(f"{spec.name}: the data path has {{subject}} and the spec lists no subjects: they are "
                         "found in the data folder")
     return discovered_subjects(spec, data_dir, split or spec.splits.eval)
+
+
+def check_split(spec: BenchmarkSpec, data_dir: Path, split: str) -> None:
+    """A split the spec declares, or one whose files are on disk (a release's split the spec does not name, such as
+    MMLU's val); anything else is a typo, refused with the splits there are rather than read as missing data."""
+    roles = {spec.splits.eval: "evaluated by default", spec.splits.fewshot: "few-shot examples"}
+    roles.update({name: "no answers" for name in spec.splits.unlabelled})
+    roles.pop(None, None)
+    if split in roles:
+        return
+    on_disk = splits_on_disk(spec, data_dir)
+    if split in on_disk:
+        return
+    has = ", ".join(f"{name} ({role})" for name, role in roles.items())
+    extra = [s for s in on_disk if s not in roles]
+    raise SpecError(f"{spec.name} has no split '{split}': it has {has}"
+                    + (f", and under {data_dir}: {', '.join(extra)}" if extra else ""))
 
 
 def load_split(spec: BenchmarkSpec, data_dir: Path, split: str, subjects: list[str] | None = None) -> Split:

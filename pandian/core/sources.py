@@ -70,6 +70,13 @@ def discovered_subjects(spec: BenchmarkSpec, data_dir: Path, split: str) -> list
     return list(dict.fromkeys(f.subject for f in files_of(spec, data_dir, split, None)))
 
 
+def splits_on_disk(spec: BenchmarkSpec, data_dir: Path) -> list[str]:
+    """The {split} values of the files under data_dir (none when the path has no {split})."""
+    if "{split}" not in spec.data.local.path:
+        return []
+    return sorted({values["split"] for _, values in _discover(data_dir, spec.data.local.path)})
+
+
 # ---------------------------------------------------------------- rows of one file
 
 
