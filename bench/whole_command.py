@@ -28,12 +28,12 @@ def _tool(name: str, module: str) -> list[str]:
 class WholeCommands:
     def __init__(self, model: Path, data_dir: Path, subjects: list[str], shots: int, limit: int | None,
                  lmeval_batch: str, device: str, dtype: str, work: Path):
-        from tests.lmeval_tasks import write_cmmlu_tasks
+        from tests.lmeval_tasks import write_tasks
 
         self.model, self.data_dir, self.subjects, self.shots, self.limit = model, data_dir, subjects, shots, limit
         self.lmeval_batch, self.device, self.dtype, self.work = lmeval_batch, device, dtype, work
         self.tasks_dir = work / "lmeval-tasks"
-        self.tasks = write_cmmlu_tasks(data_dir, subjects, self.tasks_dir)
+        self.tasks = write_tasks("cmmlu", data_dir, subjects, self.tasks_dir)
         self.env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                     "HF_DATASETS_CACHE": str(work / "hf-datasets"), "PANDIAN_HOME": str(work / "home"),
                     "PYTHONPATH": str(ROOT)}
