@@ -21,7 +21,8 @@ def demo(
     report: Optional[Path] = typer.Option(None, help="where to write the HTML report (default: demo-report.html "
                                                      "in pandian's home folder, ~/.pandian or PANDIAN_HOME)"),
 ):
-    """Offline end-to-end run on a tiny random-init model built locally (scores at chance by design)."""
+    """Offline end to end on a tiny random-init model built locally (it scores at chance by design): evaluate,
+    compare its bf16 version, recommend for the legal scenario, write the HTML report."""
     from pandian import settings
     from pandian.app.demo import demo_evaluations, demo_model_dir, demo_recommendation, has_cmmlu
     from pandian.app.compare import compare
