@@ -29,8 +29,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pandian import settings
 from pandian.app.lifecycle import EvalOptions, load_inputs
 from pandian.core.data import DataError
+from pandian.core.locate import line_of, located
 from pandian.core.spec import BenchmarkSpec, SpecError, load_spec
-from pandian.core.spec import _line_of as line_of
 from pandian.core.userfile import FORMATS, user_spec
 
 
@@ -159,9 +159,7 @@ class Plan:
 
 
 def _error(path: Path, text: str, err: dict) -> PlanError:
-    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-    line = line_of(text, err["loc"])
-    return PlanError(f"{path}{f', line {line}' if line else ''}, field '{where}': {err['msg']}")
+    return PlanError(f"{located(path, text, err['loc'])}: {err['msg']}")
 
 
 def read_plan_file(path: Path) -> tuple[PlanFile, str]:

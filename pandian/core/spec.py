@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from pandian.core.errors import InputError
+from pandian.core.locate import located
 from pandian.core.placeholders import check_path
 
 BUILTIN_DIR = Path(__file__).parent.parent / "benchmarks"
@@ -301,11 +302,9 @@ class BenchmarkSpec(Strict):
 
     def where(self, loc: tuple) -> str:
         """'FILE, line N, field 'a.b'' for a field path, as errors name it."""
-        field = ".".join(map(str, loc))
         if self._source is None:
-            return f"{self.name}, field '{field}'"
-        line = _line_of(self._source.read_text(encoding="utf-8"), loc)
-        return f"{self._source}, line {line}, field '{field}'" if line else f"{self._source}, field '{field}'"
+            return f"{self.name}, field '{'.'.join(map(str, loc))}'"
+        return located(self._source, self._source.read_text(encoding="utf-8"), loc)
 
     def spec_hash(self) -> str:
         # Defaults are left out, so that a new optional field never changes the identity of existing runs.
@@ -332,29 +331,6 @@ class BenchmarkSpec(Strict):
         return []
 
 
-def _line_of(text: str, loc: tuple) -> int | None:
-    """Line number of a field path in a YAML document, for error messages."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    line = node.start_mark.line + 1 if node else None
-    for key in loc:
-        if node is None:
-            break
-        if isinstance(node, yaml.MappingNode):
-            match = [v for k, v in node.value if k.value == str(key)]
-            if not match:
-                break
-            node = match[0]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-        else:
-            break
-        line = node.start_mark.line + 1
-    return line
-
-
 def load_spec_file(path: Path) -> BenchmarkSpec:
     text = path.read_text(encoding="utf-8")
     try:
@@ -367,16 +343,11 @@ def load_spec_file(path: Path) -> BenchmarkSpec:
         spec = BenchmarkSpec.model_validate(raw)
     except ValidationError as e:
         err = e.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        line = _line_of(text, err["loc"])
-        where = f"{path}, line {line}" if line else str(path)
-        raise SpecError(f"{where}, field '{field}': {err['msg']}") from None
+        raise SpecError(f"{located(path, text, err['loc'])}: {err['msg']}") from None
     from pandian.core.prompts import check_templates  # prompts renders specs, so it imports this module
 
     for loc, message in check_templates(spec)[:1]:
-        line = _line_of(text, loc)
-        where = f"{path}, line {line}" if line else str(path)
-        raise SpecError(f"{where}, field '{'.'.join(loc)}': {message}")
+        raise SpecError(f"{located(path, text, loc)}: {message}")
     spec._folder = path.resolve().parent
     spec._source = path
     return spec

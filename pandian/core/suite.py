@@ -14,7 +14,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .metrics import subject_mean_ci, wilson
-from .spec import SpecError, _line_of, load_spec
+from .locate import line_of, located
+from .spec import SpecError, load_spec
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
 
@@ -72,11 +73,9 @@ def load_suite(name_or_path: str) -> Suite:
         raise SpecError(f"{path}: not valid YAML: {e}") from None
     except ValidationError as e:
         err = e.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        line = _line_of(text, err["loc"])
-        raise SpecError(f"{path}{f', line {line}' if line else ''}, field '{field}': {err['msg']}") from None
+        raise SpecError(f"{located(path, text, err['loc'])}: {err['msg']}") from None
     for i, part in enumerate(suite.parts):
-        where = f"{path}, line {_line_of(text, ('parts', i))}, part '{part.bench}'"
+        where = f"{path}, line {line_of(text, ('parts', i))}, part '{part.bench}'"
         try:
             spec = load_spec(part.bench)
         except SpecError as e:
