@@ -16,14 +16,11 @@ tables, indexes and JSON encodings are the real ones. Measured:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
-import socket
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -35,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from pandian.core.records import Record  # noqa: E402
 from pandian.core.spec import load_spec  # noqa: E402
 from pandian.store import open_store  # noqa: E402
+from tests.servers import serve_in_thread  # noqa: E402
 
 MODELS = ["Qwen/Qwen2-7B", "THUDM/chatglm3-6b", "01-ai/Yi-6B", "baichuan-inc/Baichuan2-7B-Base", "internlm/internlm-7b"]
 VARIANTS = [("fp32", None, 28.0, 1.0), ("bf16", None, 14.5, 1.6), ("fp32", "int8", 8.1, 0.7),
@@ -131,25 +129,6 @@ def time_read_all(path: Path) -> float:
     return took
 
 
-@contextlib.contextmanager
-def serve(app):
-    """uvicorn on a free 127.0.0.1 port, in a thread; yields the base URL."""
-    import uvicorn
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 def time_web(path: Path, built: dict, repeats: int) -> dict:
     import httpx
 
@@ -173,7 +152,7 @@ def time_web(path: Path, built: dict, repeats: int) -> dict:
     }
     store = open_store(path)
     out = {}
-    with serve(create_app(store)) as url, httpx.Client(base_url=url, timeout=60) as client:
+    with serve_in_thread(create_app(store)) as url, httpx.Client(base_url=url, timeout=60) as client:
         for name, u in urls.items():
             times = []
             for _ in range(repeats):

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
+
+from .servers import serve_in_thread  # noqa: F401  (the tests import it from here)
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("PANDIAN_DATA_DIR", ROOT.parent / "shared" / "data")).resolve()
@@ -53,28 +51,6 @@ def tiny_model(tiny_model_dir):
     return load_hf_model(str(tiny_model_dir), device="cpu")
 
 
-@contextlib.contextmanager
-def serve_in_thread(app):
-    """Run an ASGI app with uvicorn on a free 127.0.0.1 port; yields its base URL."""
-    import uvicorn
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 def cli(*args) -> str:
     """Run `pandian ARGS...` in-process; assert success; return its output."""
     from typer.testing import CliRunner
@@ -110,23 +86,3 @@ def pg_url(pg_server, request):
 # built once per module): the browser, and the store of real runs the report, web and browser tests read.
 from .browser import browser, shots, watched  # noqa: E402,F401
 from .survey_runs import survey_store  # noqa: E402,F401
-
-
-@pytest.fixture(scope="session")
-def pg_server():
-    """A PostgreSQL server of the test session's own (Debian's postgresql package), on 127.0.0.1."""
-    from .servers import postgres_bindir, postgres_server
-
-    pytest.importorskip("psycopg", reason="the postgresql:// store needs psycopg: pip install -e '.[postgres]'")
-    if postgres_bindir() is None:
-        pytest.skip("PostgreSQL server binaries not found: apt-get install postgresql (.ci/run installs it)")
-    with postgres_server() as url:
-        yield url
-
-
-@pytest.fixture
-def pg_url(pg_server, request):
-    """A fresh database on the session's server, for one test."""
-    from .servers import create_database
-
-    return create_database(pg_server, "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[:50])
