@@ -44,13 +44,3 @@ def demo_evaluations(data_dir: Path, cmmlu_limit: int) -> list[tuple[BenchmarkSp
         steps.append((load_spec("cmmlu"), EvalOptions(data_dir=data_dir, shots=5, limit=cmmlu_limit)))
     return steps
 
-
-def demo_recommendation(store, scenario: str = "legal", gpu_gb: float = 24.0) -> dict:
-    """What `pandian recommend --scenario legal --gpu 24GB --commercial` answers from the catalog and this store."""
-    from pandian.app.recommend import recommend
-    from pandian.app.suites import suite_results
-    from pandian.catalog import load_catalog
-    from pandian.core.suite import load_suite
-
-    suite = load_suite(scenario)
-    return recommend(load_catalog(), suite, gpu_gb, commercial=True, measured=suite_results(store, suite))

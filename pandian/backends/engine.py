@@ -119,7 +119,8 @@ class LoglikelihoodEngine:
         main = max(starts.values(), key=len)
         if len(main) == len(idxs) or len(main) < 2:
             return [idxs]
-        return [main, [i for i in idxs if i not in set(main)]]
+        kept = set(main)
+        return [main, [i for i in idxs if i not in kept]]
 
     # ------------------------------------------------------------------ internals
 

@@ -24,7 +24,7 @@ def demo(
     """Offline end to end on a tiny random-init model built locally (it scores at chance by design): evaluate,
     compare its bf16 version, recommend for the legal scenario, write the HTML report."""
     from pandian import settings
-    from pandian.app.demo import demo_evaluations, demo_model_dir, demo_recommendation, has_cmmlu
+    from pandian.app.demo import demo_evaluations, demo_model_dir, has_cmmlu
     from pandian.app.compare import compare
     from pandian.app.survey import judgement_sections
     from pandian.catalog import load_catalog
@@ -57,7 +57,10 @@ def demo(
     if not has_cmmlu(data_dir):
         console.print(f"[yellow]CMMLU not found under {escape(str(data_dir))}[/]: pass --data-dir or set "
                       "PANDIAN_DATA_DIR to a folder holding cmmlu/data/{dev,test}/ to include it.", highlight=False)
-    rec = demo_recommendation(store)
+    # the recommendation and the report's sections in one computation: the report shows the same ranking
+    catalog = load_catalog()
+    sections = judgement_sections(store, catalog, 24.0, scenarios=["legal"], commercial=True)
+    [rec] = sections["recommendations"]["scenarios"]
     console.print("[bold]pandian recommend --scenario legal --gpu 24GB --commercial[/] (the top 3 of "
                   f"{len(rec['ranked'])}; {len(rec['excluded'])} excluded, each with its reason):")
     for e in rec["ranked"][:3]:
@@ -65,9 +68,7 @@ def demo(
     out = report or settings.home() / "demo-report.html"
     if importlib.util.find_spec("plotly") is None:  # the HTML report embeds plotly.js; Markdown needs nothing
         out = out.with_suffix(".md")
-    catalog = load_catalog()
-    write_report(store, out, fmt="html" if out.suffix == ".html" else "md", catalog=catalog,
-                 sections=judgement_sections(store, catalog, 24.0, scenarios=["legal"], commercial=True))
+    write_report(store, out, fmt="html" if out.suffix == ".html" else "md", catalog=catalog, sections=sections)
     console.print(f"[bold]pandian report --out {escape(str(out))}[/]: catalog, performance, the two versions "
                   "against memory and speed, strengths and weaknesses, the recommendation (open it in a browser; it "
                   "works offline)", highlight=False)

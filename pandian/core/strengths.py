@@ -20,6 +20,8 @@ import math
 
 import numpy as np
 
+from .stats import mcnemar_exact
+
 DRAWS = 2000  # enough for a 95% percentile interval (Efron & Tibshirani: 1000-2000); p-values use the SE alone
 CHUNK = 500  # bootstrap draws materialised at once (draws x patterns weights)
 
@@ -86,7 +88,7 @@ def _p_two_sided(delta: float, samples: np.ndarray, questions: int) -> float:
     the spread; then the exact sign test of that many questions all going one way: 3 questions give p = 0.25."""
     se = float(np.std(samples))
     if se == 0:
-        return 1.0 if delta == 0 else min(1.0, 2 * 0.5 ** questions)
+        return 1.0 if delta == 0 else mcnemar_exact(questions, 0)
     return math.erfc(abs(delta) / (se * math.sqrt(2)))
 
 
