@@ -17,7 +17,7 @@ import inspect
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Hashable, Iterator, Sequence
+from typing import Callable, Hashable, Iterator, Sequence
 
 import torch
 
@@ -65,22 +65,36 @@ def common_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
 
 class LoglikelihoodEngine:
     def __init__(self, model, token_budget: int = 4096, kv_budget: int = 1 << 20, max_batch: int = 256,
-                 reuse_prefix: bool = True):
-        self.model = model
+                 reuse_prefix: bool = True, full_model: Callable[[], object] | None = None):
+        """`model`: a transformers causal LM, or a light_model.LightModel (weights alone) with `full_model` to load
+        the transformers model the first time a request needs its forward."""
         self.token_budget = token_budget  # padded tokens per forward after the prefix
         self.kv_budget = kv_budget  # batch rows x (prefix + row length): bounds KV cache memory
         self.max_batch = max_batch
         self.reuse_prefix = reuse_prefix
-        self.device = next(model.parameters()).device
         self.stats = EngineStats()
+        self.full_model = full_model
+        self._use(model)
+
+    def _use(self, model) -> None:
+        self.model = model
+        self.device = next(model.parameters()).device
         self.trunk, self.head = self._split_model(model)
         params = inspect.signature((self.trunk or model).forward).parameters
         self.cache_kwarg = "cache" if "cache" in params else "past_key_values"
         # Letter scoring of LLaMA-family models on CPU: pandian's own decoder forward with shared-prefix attention
         # (no per-row copies of the prefix, fewer passes over activations); otherwise the transformers forward, the
         # prefix's KV cache copied into each row, which works for any model that takes a transformers Cache.
-        self.decoder = prefix_attention.PrefixDecoder(model) if reuse_prefix and prefix_attention.supported(model) \
-            else None
+        self.decoder = prefix_attention.PrefixDecoder(model) \
+            if self.reuse_prefix and prefix_attention.supported(model) else None
+
+    def _transformers_forward(self) -> None:
+        """Before a forward through transformers' model: a light model is swapped for it (and its decoder rebuilt
+        on the same weights, so the swap changes no number)."""
+        if self.full_model is not None:
+            load, self.full_model = self.full_model, None
+            self.model = self.decoder = None  # the light weights go before the full model is read
+            self._use(load())
 
     @staticmethod
     def _split_model(model):
@@ -200,6 +214,7 @@ class LoglikelihoodEngine:
 
     def _positions_logprobs(self, ids, b_idx, p_idx, **kwargs):
         """Log-softmax at the chosen (row, position) pairs, and the forward's KV cache."""
+        self._transformers_forward()
         if self.trunk is not None:
             out = self.trunk(input_ids=ids, **kwargs)
             logits = self.head(out.last_hidden_state[b_idx, p_idx])
@@ -272,6 +287,7 @@ class LoglikelihoodEngine:
         if decoder:
             kv = self.decoder.prefix_cache(prefix)
         else:
+            self._transformers_forward()
             model = self.trunk or self.model
             out = model(input_ids=torch.tensor([prefix], device=self.device), use_cache=True)
             if self.device.type == "cuda":
@@ -298,8 +314,13 @@ class LoglikelihoodEngine:
         slots = [(b, row, p) for b, row in enumerate(batch) for p in sorted(row.targets)]
         b_idx, p_idx = [b for b, _, _ in slots], [p for _, _, p in slots]
         if self.decoder is not None:  # positions continue after the prefix
-            hidden = self.decoder.hidden(ids, plen, prefix_kv)
-            lp = torch.log_softmax(self.decoder.logits(hidden[b_idx, p_idx]).float(), dim=-1)
+            lengths = [len(r.ids) for r in batch]
+            offsets = [0]
+            for n in lengths[:-1]:
+                offsets.append(offsets[-1] + n)
+            hidden = self.decoder.hidden(ids, plen, prefix_kv, lengths=lengths)  # real tokens, row after row
+            picked = hidden[[offsets[b] + p for b, p in zip(b_idx, p_idx)]]
+            lp = torch.log_softmax(self.decoder.logits(picked).float(), dim=-1)
             self.stats.forwards += 1
             self.stats.head_positions += len(b_idx)
         else:

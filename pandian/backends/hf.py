@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -84,18 +87,32 @@ class HFModel:
     """A transformers causal LM: log-likelihood scoring through the prefix-reusing engine, and generation."""
     name: str
     path: Path
-    model: object
+    module: object  # the transformers model; None until needed where `light` scores (see `model`)
     tokenizer: object
     device: torch.device
     dtype: torch.dtype
     fingerprint: str
     load_s: float
     quant: str | None = None
-    config: object = None  # the model's config, read without the weights (load_hf_model(weights=False))
+    config: object = None  # the model's config (with weights=False, read without the weights)
+    load_module: Callable[[], object] | None = None  # loads `module` when it was deferred
+    light: object = None  # light_model.LightModel: the checkpoint's tensors for pandian's decoder, until `model`
+
+    @property
+    def model(self):
+        """The transformers model. A checkpoint that pandian's decoder computes from its tensors alone
+        (light_model.fits) loads it only when something needs transformers' forward: generation, multi-token
+        continuations, a caller's own use. Until then, letter scoring needs neither the import nor the build."""
+        if self.module is None and self.load_module is not None:
+            t = time.perf_counter()
+            self.light = None  # freed before transformers reads the same checkpoint again
+            self.module, self.load_module = self.load_module(), None
+            self.load_s += time.perf_counter() - t
+        return self.module
 
     @property
     def max_length(self) -> int:
-        cfg = self.model.config if self.model is not None else self.config
+        cfg = self.config
         for attr in ("max_position_embeddings", "seq_length", "n_positions", "max_sequence_length"):
             if getattr(cfg, attr, None):
                 return int(getattr(cfg, attr))
@@ -119,10 +136,17 @@ class HFModel:
                  rule: str) -> list[tuple[list[int], list[list[int]]]]:
         return encode_pairs(self.tokenizer, contexts, continuations, rule)
 
+    def parameter_count(self) -> int:
+        loaded = self.module if self.module is not None else self.light
+        return sum(p.numel() for p in loaded.parameters())
+
     def scorer(self, batch_size: int | None = None, reuse_prefix: bool = True) -> LoglikelihoodEngine:
         token_budget, kv_budget = self.budgets()
-        return LoglikelihoodEngine(self.model, token_budget=token_budget, kv_budget=kv_budget,
-                                   max_batch=batch_size or 256, reuse_prefix=reuse_prefix)
+        sizes = {"token_budget": token_budget, "kv_budget": kv_budget, "max_batch": batch_size or 256,
+                 "reuse_prefix": reuse_prefix}
+        if self.light is not None and reuse_prefix:
+            return LoglikelihoodEngine(self.light, full_model=lambda: self.model, **sizes)
+        return LoglikelihoodEngine(self.model, **sizes)
 
     def generate(self, requests, batch_size: int = 8):
         from pandian.backends.hf_generate import generate
@@ -130,13 +154,14 @@ class HFModel:
         return generate(self, requests, batch_size)
 
     def resources(self) -> dict:
-        return {"load_s": self.load_s, "device": str(self.device), "weights_gb": round(weights_gb(self.model), 4),
+        loaded = self.module if self.module is not None else self.light
+        return {"load_s": self.load_s, "device": str(self.device), "weights_gb": round(weights_gb(loaded), 4),
                 **memory_snapshot(self.device)}
 
     def budgets(self) -> tuple[int, int]:
         """Tokens per forward and KV-cache slots per batch. On CUDA both follow free memory; on an out-of-memory
         error the engine halves the batch and retries, so these only need to be good guesses."""
-        cfg = self.model.config
+        cfg = self.config
         if self.device.type != "cuda":
             return 1024, 1 << 18
         free, _ = torch.cuda.mem_get_info(self.device)
@@ -181,11 +206,12 @@ def load_hf_model(ref: str, dtype: str = "auto", device: str = "auto", trust_rem
                   adapter: str | None = None, revision: str | None = None, quant: str | None = None,
                   weights: bool = True) -> HFModel:
     """weights=False: the tokenizer and config only, which give the run's identity, context length, chat template and
-    token counts without reading the weights (what `pandian plan` needs for a grid of large models)."""
-    import time
-
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    token counts without reading the weights (what `pandian plan` needs for a grid of large models). On the CPU, a
+    checkpoint that pandian's decoder computes from its tensors alone defers transformers' model (HFModel.model)."""
+    from transformers import AutoConfig, AutoTokenizer
     from transformers.utils import logging as hf_logging
+
+    from pandian.backends.light_model import fits, load_light_model
 
     hf_logging.disable_progress_bar()  # rich draws pandian's own progress; two bars on one line garble both
     t0 = time.perf_counter()
@@ -193,38 +219,61 @@ def load_hf_model(ref: str, dtype: str = "auto", device: str = "auto", trust_rem
     check_model_dir(path, ref)  # every caller (eval, judge, serve-model) learns what is wrong before a long load
     dev = pick_device(device)
     dt = pick_dtype(dtype, dev)
-    try:
+    with remote_code_hint(ref, trust_remote_code):
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
-        if weights:
-            qconfig = quantization_config(quant, dt)
-            extra = {"quantization_config": qconfig, "device_map": str(dev)} if qconfig else {}
-            model = AutoModelForCausalLM.from_pretrained(path, dtype=dt, trust_remote_code=trust_remote_code, **extra)
-            config = model.config
-        else:
-            model, config = None, AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+        config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+    fingerprint = fingerprint_dir(path)
+    adapter_path = None
+    if adapter:
+        adapter_path = resolve_model_dir(adapter)
+        check_model_dir(adapter_path, adapter, adapter=True)
+        fingerprint = hashlib.sha256((fingerprint + fingerprint_dir(adapter_path)).encode()).hexdigest()[:16]
+        ref = f"{ref}+{adapter}"
+
+    def module():
+        with remote_code_hint(ref, trust_remote_code):
+            return transformers_model(path, dt, dev, trust_remote_code, quant, adapter_path)
+
+    if not weights:
+        return HFModel(ref, path, None, tokenizer, dev, dt, fingerprint, time.perf_counter() - t0, quant, config)
+    if dev.type == "cpu" and quant is None and adapter is None and fits(path, config):
+        light = load_light_model(path, config, dt)
+        return HFModel(ref, path, None, tokenizer, dev, dt, fingerprint, time.perf_counter() - t0, quant, config,
+                       load_module=module, light=light)
+    model = module()
+    return HFModel(ref, path, model, tokenizer, dev, dt, fingerprint, time.perf_counter() - t0, quant, model.config)
+
+
+@contextmanager
+def remote_code_hint(ref: str, trust_remote_code: bool):
+    """transformers' ValueError for a model that ships its own code, as the flag to pass."""
+    try:
+        yield
     except ValueError as e:
         if "trust_remote_code" in str(e) and not trust_remote_code:
             raise ModelLoadError(f"{ref} ships its own modelling code; rerun with --trust-remote-code if you trust "
                                  "it") from None
         raise
-    fingerprint = fingerprint_dir(path)
-    if adapter:
-        adapter_path = resolve_model_dir(adapter)
-        check_model_dir(adapter_path, adapter, adapter=True)
-        if model is not None:
-            try:
-                from peft import PeftModel
-            except ImportError:
-                raise ModelLoadError("--adapter needs peft: pip install 'pandian[peft]'") from None
-            # Merging gives the same function as the adapter applied on the fly, and runs at base-model speed.
-            model = PeftModel.from_pretrained(model, adapter_path).merge_and_unload()
-        fingerprint = hashlib.sha256((fingerprint + fingerprint_dir(adapter_path)).encode()).hexdigest()[:16]
-        ref = f"{ref}+{adapter}"
-    if model is not None:
-        if quant is None:
-            model.to(dev)  # quantized models are placed by device_map at load
-        model.eval()
-    return HFModel(ref, path, model, tokenizer, dev, dt, fingerprint, time.perf_counter() - t0, quant, config)
+
+
+def transformers_model(path: Path, dt: torch.dtype, dev: torch.device, trust_remote_code: bool, quant: str | None,
+                       adapter_path: Path | None):
+    """The transformers model on its device, in eval mode, with a LoRA adapter merged in."""
+    from transformers import AutoModelForCausalLM
+
+    qconfig = quantization_config(quant, dt)
+    extra = {"quantization_config": qconfig, "device_map": str(dev)} if qconfig else {}
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dt, trust_remote_code=trust_remote_code, **extra)
+    if adapter_path is not None:
+        try:
+            from peft import PeftModel
+        except ImportError:
+            raise ModelLoadError("--adapter needs peft: pip install 'pandian[peft]'") from None
+        # Merging gives the same function as the adapter applied on the fly, and runs at base-model speed.
+        model = PeftModel.from_pretrained(model, adapter_path).merge_and_unload()
+    if quant is None:
+        model.to(dev)  # quantized models are placed by device_map at load
+    return model.eval()
 
 
 def load_tokenizer(ref: str, trust_remote_code: bool = False, revision: str | None = None):

@@ -32,18 +32,21 @@ def _plain_linear(m) -> bool:
     return type(m) is torch.nn.Linear and m.weight.dtype.is_floating_point
 
 
-def supported(model) -> bool:
-    cfg = model.config
-    core = getattr(model, "model", None)
-    if (next(model.parameters()).device.type != "cpu" or cfg.model_type not in SUPPORTED_TYPES
-            or core is None or not hasattr(core, "layers") or not hasattr(core, "rotary_emb")
-            or getattr(cfg, "hidden_act", None) != "silu"
+def config_supported(cfg) -> bool:
+    """The model family and shape this decoder computes, read from the config alone."""
+    if (cfg.model_type not in SUPPORTED_TYPES or getattr(cfg, "hidden_act", None) != "silu"
             or not hasattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu")):
         return False
     # transformers applies a sliding window when Mistral's `sliding_window` or Qwen's `use_sliding_window` is set
     window = getattr(cfg, "use_sliding_window", False) if cfg.model_type.startswith("qwen") else \
         getattr(cfg, "sliding_window", None)
-    if window:
+    return not window
+
+
+def supported(model) -> bool:
+    core = getattr(model, "model", None)
+    if (next(model.parameters()).device.type != "cpu" or not config_supported(model.config)
+            or core is None or not hasattr(core, "layers") or not hasattr(core, "rotary_emb")):
         return False
     for layer in core.layers:
         a, m = layer.self_attn, layer.mlp
@@ -141,46 +144,58 @@ class PrefixDecoder:
         self.layers = [_Layer(layer) for layer in core.layers]
 
     @torch.no_grad()
-    def hidden(self, ids: torch.Tensor, start: int, prefix: list | None = None, keep_kv: bool = False):
-        """Last-layer hidden states [B, L, hidden] (before the final norm) of rows `ids` [B, L] at positions
-        start..start+L-1, attending to `prefix` (per layer (keys, values), see `prefix_cache`) and to themselves.
-        With keep_kv, also each layer's keys and values (for one row: the prefix itself)."""
+    def hidden(self, ids: torch.Tensor, start: int, prefix: list | None = None, keep_kv: bool = False,
+               lengths: list[int] | None = None):
+        """Last-layer hidden states (before the final norm) of rows `ids` [B, L] at positions start..start+L-1,
+        attending to `prefix` (per layer (keys, values), see `prefix_cache`) and to themselves. `lengths`: each
+        row's real tokens (the rest is right padding); the result holds only those, packed row after row:
+        [sum(lengths), hidden]. With keep_kv, also each layer's keys and values (for one row: the prefix itself).
+
+        Only attention needs the rows' [B, L] shape: the norms, matmuls and MLP run on the real tokens alone, so
+        padding costs no matmul work (7% of the tokens of CMMLU 5-shot batches)."""
         b, length = ids.shape
         h, kv, d = self.heads, self.kv_heads, self.head_dim
-        tokens = b * length
-        x = F.embedding(ids.reshape(-1), self.embed)
+        lengths = lengths or [length] * b
+        rows = torch.repeat_interleave(torch.arange(b), torch.tensor(lengths))
+        cols = torch.cat([torch.arange(n) for n in lengths])
+        n, padded = len(rows), sum(lengths) < b * length
+        x = F.embedding(ids[rows, cols], self.embed)
         cos, sin = self.rotary(x[None, :1], torch.arange(start, start + length)[None])  # the same for every row
-        cos = cos[0, :, None].repeat(b, 1, 1)  # [tokens, 1, head dim]
-        sin = sin[0, :, None].repeat(b, 1, 1)
+        cos, sin = cos[0, cols, None], sin[0, cols, None]  # [tokens, 1, head dim]
         kept = []
         for i, layer in enumerate(self.layers):
-            qkv = _linear(rms_norm(x, layer.ln1, layer.eps1), layer.qkv, layer.qkv_bias).view(tokens, h + 2 * kv, d)
+            qkv = _linear(rms_norm(x, layer.ln1, layer.eps1), layer.qkv, layer.qkv_bias).view(n, h + 2 * kv, d)
             if layer.q_norm is not None:
                 qkv[:, :h] = layer.q_norm(qkv[:, :h])
                 qkv[:, h:h + kv] = layer.k_norm(qkv[:, h:h + kv])
             qk = torch.empty_like(qkv[:, :h + kv])
             _rotate_(qk, qkv[:, :h + kv], cos, sin)
-            q = qk[:, :h].view(b, length, h, d).transpose(1, 2)
-            k = qk[:, h:].view(b, length, kv, d).transpose(1, 2)
-            v = qkv[:, h + kv:].view(b, length, kv, d).transpose(1, 2)
+            grid_qk, grid_v = qk, qkv[:, h + kv:]  # in the rows' [B, L] grid: real tokens, zeros where padded
+            if padded:
+                grid_qk = qk.new_zeros(b, length, h + kv, d).index_put_((rows, cols), qk)
+                grid_v = qk.new_zeros(b, length, kv, d).index_put_((rows, cols), grid_v)
+            q = grid_qk.view(b, length, h + kv, d)[:, :, :h].transpose(1, 2)
+            k = grid_qk.view(b, length, h + kv, d)[:, :, h:].transpose(1, 2)
+            v = grid_v.reshape(b, length, kv, d).transpose(1, 2)
             if keep_kv:
                 kept.append((k, v))
             out, lse = _attend(q, k, v, True, layer.scale)  # [B, H, L, D], [B, H, L]
+            out = out.transpose(1, 2)[rows, cols] if padded else out.transpose(1, 2).reshape(n, h, d)
             if prefix is not None:
                 pk, pv = prefix[i]
                 folded = qk[:, :h].transpose(0, 1).unsqueeze(0)  # [1, H, tokens, D]: every row's queries as one
                 pre, pre_lse = _attend(folded, pk, pv, False, layer.scale)
-                pre = pre[0].view(h, b, length, d).transpose(0, 1)
-                weight = torch.sigmoid(lse - pre_lse[0].view(h, b, length).transpose(0, 1)).unsqueeze(-1)
+                pre = pre[0].transpose(0, 1)  # [tokens, H, D]
+                lse = lse.transpose(1, 2)[rows, cols]  # [tokens, H]
+                weight = torch.sigmoid(lse - pre_lse[0].transpose(0, 1)).unsqueeze(-1)
                 # = (e^lse out + e^pre_lse pre) / (e^lse + e^pre_lse), merged in fp32 as the kernel's softmax is
                 out = torch.lerp(pre.float(), out.float(), weight).to(out.dtype) if out.dtype != weight.dtype \
                     else torch.lerp(pre, out, weight)
-            x = _add_linear(x, out.transpose(1, 2).reshape(tokens, h * d), layer.o, layer.o_bias)
+            x = _add_linear(x, out.reshape(n, h * d), layer.o, layer.o_bias)
             gate_up = _linear(rms_norm(x, layer.ln2, layer.eps2), layer.gate_up, layer.gate_up_bias)
             inter = gate_up.shape[1] // 2
             gate = F.silu(gate_up[:, :inter], inplace=True).mul_(gate_up[:, inter:])
             x = _add_linear(x, gate, layer.down, layer.down_bias)
-        x = x.view(b, length, -1)
         return (x, kept) if keep_kv else x
 
     def prefix_cache(self, prefix_ids) -> list:

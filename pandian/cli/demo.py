@@ -40,7 +40,7 @@ def demo(
                   "(~25% on 4 choices) by design — the point is the pipeline, not the number.")
     model_dir = demo_model_dir(data_dir)
     model = load_backend(str(model_dir))
-    params = sum(p.numel() for p in model.model.parameters()) / 1e6
+    params = model.parameter_count() / 1e6
     console.print(f"model: {model_dir} ({params:.1f}M parameters)", highlight=False, markup=False)
     store = open_db(db)
     runs = []
