@@ -16,6 +16,7 @@ def server(tiny_model_dir):
     from pandian.app.serve import create_app
 
     api = create_app(str(tiny_model_dir), device="cpu", served_name="tiny")
+    assert api.state.model.module is not None  # a server loads its generating model before the first request
     calls = {"n": 0}
 
     @api.middleware("http")

@@ -119,6 +119,7 @@ def create_app(model_dir: str, device: str = "cpu", dtype: str = "auto", served_
     from fastapi.responses import JSONResponse
 
     hf = load_hf_model(model_dir, dtype=dtype, device=device, trust_remote_code=trust_remote_code)
+    hf.model  # noqa: B018  a server generates: transformers' model loads now, not on the first request
     lock = threading.Lock()
     name = served_name or (Path(model_dir).name if Path(model_dir).is_dir() else model_dir)
     app = FastAPI(title=f"pandian: {name}")
