@@ -144,3 +144,21 @@ def test_generative_benchmarks_load(name, data_dir):
         assert len(q.extra["turns"]) == 2 and q.question == q.extra["turns"][0]
     if name == "alignbench":
         assert q.target and q.answer is None
+
+
+@pytest.mark.parametrize("name", ["cmmlu", "safetybench-zh"])  # a file per subject; one file for all subjects
+def test_chosen_subjects_read_each_file_once_and_count_the_whole_split(name, data_dir, monkeypatch):
+    """`--subjects`: the run still knows the split's size (for `pandian runs`' stored/total) without reading any
+    file twice."""
+    import pandian.core.data as data
+    from pandian.app.lifecycle import EvalOptions, load_inputs
+
+    spec = load_spec(name)
+    first = load_split(spec, data_dir, spec.splits.eval).questions[0].subject
+    reads = []
+    real = data.file_rows
+    monkeypatch.setattr(data, "file_rows", lambda spec, d, split, df: reads.append(df.path) or real(spec, d, split, df))
+    inputs = load_inputs(spec, EvalOptions(data_dir=data_dir, subjects=[first]), spec.splits.eval)
+    assert inputs.total == EXPECTED[name][0]
+    assert {q.subject for q in inputs.questions} == {first}
+    assert len(reads) == len(set(reads))

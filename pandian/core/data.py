@@ -106,6 +106,7 @@ class Split:
     questions: list[Question]
     files: list[Path]
     skipped: dict = field(default_factory=dict)  # reason -> items left out of the evaluation
+    every_subject: int | None = None  # questions before the subject filter, when one file held every subject
 
     @property
     def counts(self) -> dict:
@@ -165,11 +166,12 @@ def load_split(spec: BenchmarkSpec, data_dir: Path, split: str, subjects: list[s
         questions += qs
         for reason, n in k.items():
             skipped[reason] = skipped.get(reason, 0) + n
+    every = None
     if subjects is not None and all_subjects is None:
-        questions = [q for q in questions if q.subject in subjects]
+        every, questions = len(questions), [q for q in questions if q.subject in subjects]
         if not questions:
             raise SpecError(f"{spec.name}: no questions with subject(s) {', '.join(subjects)}")
-    return Split(questions, [f.path for f in files], skipped)
+    return Split(questions, [f.path for f in files], skipped, every)
 
 
 def _load_from_hub(spec: BenchmarkSpec, split: str, files: list[DataFile]) -> Split:
