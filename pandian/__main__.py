@@ -1,3 +1,3 @@
-from pandian.cli import app
+from pandian.cli import entry
 
-app()
+entry()

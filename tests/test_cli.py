@@ -72,3 +72,40 @@ def test_demo_runs_offline(tmp_path, data_dir, monkeypatch):
     assert "settings that differ between the runs" in text and "bfloat16" in text
     html = (tmp_path / "r.html").read_text(encoding="utf-8")  # the report of what the demo measured
     assert "pandian report --out" in text and "bfloat16" in html and "Baichuan2-13B-Base" in html
+
+
+def test_the_command_exits_quickly_with_its_output_and_exit_code(tiny_model_dir, data_dir, tmp_path):
+    """`python -m pandian` skips the interpreter's teardown once torch is loaded (cli.entry): the piped JSON is
+    whole, the store and files are written, and exit codes are kept (0, and 2 for a mistake found after loading)."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    def pandian(*args):
+        return subprocess.run([sys.executable, "-m", "pandian", *map(str, args)], capture_output=True, text=True,
+                              cwd=ROOT, timeout=300)
+
+    db = tmp_path / "r.db"
+    ok = pandian("eval", "--model", tiny_model_dir, "--bench", "cmmlu", "--data-dir", data_dir, "--subjects",
+                 "agronomy", "--limit", "3", "--db", db, "--out", tmp_path / "out", "--json")
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert json.loads(ok.stdout)["questions"] == 3
+    assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM records").fetchone()[0] == 3
+    assert len((tmp_path / "out" / "records.jsonl").read_text().splitlines()) == 3
+    # the teardown is skipped (a module global's finalizer never runs) but the atexit handlers still run
+    probe = ("import atexit, sys; atexit.register(print, 'atexit ran')\n"
+             "class Last:\n    def __del__(self): print('teardown ran')\n"
+             "last = Last(); sys.argv = ['pandian', *sys.argv[1:]]\nfrom pandian.cli import entry\nentry()")
+    quick = subprocess.run([sys.executable, "-c", probe, "eval", "--model", str(tiny_model_dir), "--bench", "cmmlu",
+                            "--data-dir", str(data_dir), "--subjects", "agronomy", "--limit", "3", "--db", str(db),
+                            "--json"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert quick.returncode == 0 and quick.stdout.endswith("atexit ran\n"), quick.stderr[-2000:]
+    assert "teardown ran" not in quick.stdout
+    import torch
+
+    if torch.cuda.is_available():
+        return  # the mistake below is one only where torch sees no GPU
+    # found once torch is imported (this CPU-only torch sees no GPU): still one paragraph and exit code 2
+    bad = pandian("eval", "--model", tiny_model_dir, "--bench", "cmmlu", "--data-dir", data_dir, "--device", "cuda",
+                  "--db", db)
+    assert bad.returncode == 2 and "--device cuda" in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
