@@ -20,13 +20,12 @@ from pandian import settings
 from pandian.app.privacy import check_private_data
 from pandian.backends.base import can_score
 from pandian.backends.resources import fingerprint, library_versions, process_age_s
-from pandian.core.data import (Question, Split, check_split, fingerprint_files, input_files, load_shots, load_split,
-                               subjects_of)
+from pandian.core.data import Question, Split, check_split, fingerprint_files, input_files, load_shots, load_split
 from pandian.core.identity import run_identity
 from pandian.core.metrics import credit_summary, set_credit, summarize
 from pandian.core.overflow import POLICIES
 from pandian.core.records import Record
-from pandian.core.sources import files_of
+from pandian.core.sources import DataFile, files_of
 from pandian.core.spec import BenchmarkSpec, SpecError
 from pandian.store import ResultStore
 
@@ -118,16 +117,19 @@ def load_inputs(spec: BenchmarkSpec, opts: EvalOptions, split: str) -> Inputs:
     data_fp = fingerprint_files(input_files(spec, opts.data_dir, split)) if loaded.files else "hub"
     total = len(loaded.questions)
     if opts.subjects:  # the other subjects count too, when they are on disk (a hub read is not worth a count)
-        on_disk = loaded.files and all(f.path.exists() for f in files_of(spec, opts.data_dir, split, None))
-        total = _with_other_subjects(spec, opts.data_dir, split, loaded, opts.subjects) if on_disk else None
+        every_file = files_of(spec, opts.data_dir, split, None)
+        on_disk = loaded.files and all(f.path.exists() for f in every_file)
+        total = _with_other_subjects(spec, opts.data_dir, split, loaded, every_file, opts.subjects) \
+            if on_disk else None
     return Inputs(loaded, select(loaded.questions, opts.limit), data_fp, shots, total)
 
 
-def _with_other_subjects(spec: BenchmarkSpec, data_dir: Path, split: str, chosen: Split, subjects: list[str]) -> int:
+def _with_other_subjects(spec: BenchmarkSpec, data_dir: Path, split: str, chosen: Split, every_file: list[DataFile],
+                         subjects: list[str]) -> int:
     """The split's question count over every subject, reading only the files the chosen subjects did not."""
     if chosen.every_subject is not None:  # one file held every subject: it was read whole
         return chosen.every_subject
-    others = [s for s in subjects_of(spec, data_dir, split) or [] if s not in subjects]
+    others = list(dict.fromkeys(f.subject for f in every_file if f.subject not in subjects))
     return len(chosen.questions) + (len(load_split(spec, data_dir, split, others).questions) if others else 0)
 
 

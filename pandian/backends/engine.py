@@ -17,6 +17,7 @@ import inspect
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Callable, Hashable, Iterator, Sequence
 
 import torch
@@ -315,9 +316,7 @@ class LoglikelihoodEngine:
         b_idx, p_idx = [b for b, _, _ in slots], [p for _, _, p in slots]
         if self.decoder is not None:  # positions continue after the prefix
             lengths = [len(r.ids) for r in batch]
-            offsets = [0]
-            for n in lengths[:-1]:
-                offsets.append(offsets[-1] + n)
+            offsets = [0, *accumulate(lengths[:-1])]
             hidden = self.decoder.hidden(ids, plen, prefix_kv, lengths=lengths)  # real tokens, row after row
             picked = hidden[[offsets[b] + p for b, p in zip(b_idx, p_idx)]]
             lp = torch.log_softmax(self.decoder.logits(picked).float(), dim=-1)

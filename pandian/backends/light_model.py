@@ -14,12 +14,12 @@ length. So does anything the decoder does not compute (generation, multi-token c
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from pandian.backends.model_files import index_shards
 from pandian.backends.prefix_attention import config_supported, rms_norm
 
 STATIC_ROPE = {"default", "linear", "yarn", "llama3"}  # frequencies fixed at load ("dynamic", "longrope" are not)
@@ -128,8 +128,8 @@ class LightModel(nn.Module):
 
 def _files(path: Path) -> list[Path]:
     index = path / "model.safetensors.index.json"
-    if index.is_file():
-        return [path / f for f in sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))]
+    if index.is_file():  # check_model_dir has read it already: a broken index never gets here
+        return [path / f for f in index_shards(index)]
     single = path / "model.safetensors"
     return [single] if single.is_file() else []
 

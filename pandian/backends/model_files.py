@@ -89,13 +89,19 @@ def _safetensors_problem(f: Path) -> str | None:
     return None
 
 
+def index_shards(index: Path) -> list[str]:
+    """The shard file names a weight index (model.safetensors.index.json) lists; ValueError or KeyError when it
+    is not one."""
+    return sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+
+
 def weight_problem(path: Path) -> str | None:
     """None when the directory's weights are all there; else what is missing or damaged."""
     for index_name in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
         index = path / index_name
         if index.is_file():
             try:
-                shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+                shards = index_shards(index)
             except (ValueError, KeyError):
                 return f"{index} is not a valid weight index (no weight_map)"
             missing = [s for s in shards if not (path / s).is_file()]
