@@ -21,8 +21,9 @@ def report_cmd(
                                                                     "inside the file (large)"),
     catalog: bool = typer.Option(True, "--catalog/--no-catalog", help="include the catalog's published facts "
                                                                       "(and the recommendations made from them)"),
-    scenario: list[str] = typer.Option([], "--scenario", metavar="SUITE", help="recommend for this suite (repeatable; default: every "
-                                                              "suite with a measured result in the store)"),
+    scenario: list[str] = typer.Option([], "--scenario", metavar="SUITE",
+                                       help="recommend for this suite (repeatable; default: every suite with a "
+                                            "measured result in the store)"),
     gpu: str = typer.Option("24GB", "--gpu", help="GPU memory budget of the recommendations"),
     commercial: bool = typer.Option(False, "--commercial", help="recommend only licences that allow commercial use"),
     api: bool = typer.Option(False, "--api", help="also rank API models in the recommendations"),

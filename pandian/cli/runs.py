@@ -15,7 +15,7 @@ from pandian.cli.common import DbOption, JsonOption, Typer, console, fail, print
 from pandian.cli.render import safe
 
 runs_app = Typer(invoke_without_command=True, no_args_is_help=False,
-                       help="Stored runs: list them (the default), show a run's summary, export or delete it.")
+                 help="Stored runs: list them (the default), show a run's summary, export or delete it.")
 app.add_typer(runs_app, name="runs")
 RunArgument = typer.Argument(..., metavar="RUN", help="a run id or a unique prefix of one (`pandian runs` lists them)")
 

@@ -7,8 +7,8 @@ For each area (a subject, or a category) of each benchmark a model was run on:
   stratified bootstrap (each area's questions resampled within it), since the areas hold different questions.
 A two-sided p-value per area (normal approximation with the bootstrap's standard error; against the own median, the
 larger of that and the exact binomial test of the area's count), then Holm's correction across every statement
-made about the model: a difference is claimed (strength / weakness) only when its corrected p is below alpha; otherwise the area reads
-"no measurable difference". Every statement carries its evidence: runs, subjects, question counts.
+made about the model: a difference is claimed (strength / weakness) only when its corrected p is below alpha;
+otherwise the area reads "no measurable difference". Every statement carries its evidence: runs, subjects, question counts.
 """
 
 from __future__ import annotations

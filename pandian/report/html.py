@@ -89,5 +89,6 @@ def render_html(data: dict) -> str:
     lib, app_js = plotly_js(), asset("report.js")
     return environment().get_template("report.html.j2").render(
         data=data, judgement=judgement, status=judgement.section_status(data), figures=figs,
-        csp=content_security_policy([lib, app_js]), css=Markup(asset("report.css")), plotly=Markup(lib), app_js=Markup(app_js), figures_json=Markup(script_json(figs)),
+        csp=content_security_policy([lib, app_js]), css=Markup(asset("report.css")), plotly=Markup(lib),
+        app_js=Markup(app_js), figures_json=Markup(script_json(figs)),
         records_json=Markup(script_json(data.get("records") or {})))
